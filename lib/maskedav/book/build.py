@@ -1,0 +1,124 @@
+"""Build the HTML book from what papermill executed (the book never executes anything).
+
+The sources in ``book/`` (``_config.yml``, hand-written pages) are staged together with the executed
+notebooks from ``<results>/notebooks/`` and a generated status page; ``_toc.yml`` is generated from
+the notebook registry, so a chapter appears once its notebooks have been executed.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from ..paths import repo_root, results_root
+from .registry import CHAPTERS, discover, execution_order
+from .status import artifact_status
+
+BOOK_PAGES = ("intro.md",)
+
+
+def _status_page(results: Path, notebooks_dir) -> str:
+    import pandas as pd
+
+    rows = artifact_status(results, notebooks_dir)
+    df = pd.DataFrame(rows)[["paper", "id", "kind", "status", "profile", "what"]]
+    counts = df.groupby(["paper", "status"]).size().unstack(fill_value=0)
+    lines = ["# Where the book stands", "",
+             "Every table and figure of the five papers that the book must regenerate, with its "
+             "state in this build: *present* (written by the runner from the current sources), "
+             "*stale* (the notebook or the library changed since) or *missing* (not produced yet).",
+             "", f"**{(df.status == 'present').sum()} of {len(df)} present**, "
+             f"{(df.status == 'stale').sum()} stale, {(df.status == 'missing').sum()} missing.", "",
+             counts.reset_index().to_markdown(index=False), "", "## Every artifact", "",
+             df.fillna("").to_markdown(index=False), ""]
+    return "\n".join(lines)
+
+
+def _profiles_page() -> str:
+    import pandas as pd
+
+    from ..profiles import PROFILES
+
+    rows = []
+    for p in PROFILES.values():
+        rows.append({"profile": p.name, "device": p.device, "seeds": p.seeds, "data": p.dataset,
+                     "clip": f"{p.data.frames}x{p.data.image_size}^2 @ {p.data.fps:g} fps",
+                     "clips (pretrain/train/test)": f"{p.data.n_pretrain}/{p.data.n_train}/{p.data.n_test}",
+                     "ViT (dim x depth, patch)": f"{p.model.dim}x{p.model.depth}, {p.model.patch_size}",
+                     "steps x batch": f"{p.train.steps}x{p.train.batch_size}",
+                     "precision": p.train.precision, "what it is for": p.description})
+    return "\n".join([
+        "# Profiles", "",
+        "The same notebooks run at four named profiles, defined in one table in "
+        "`maskedav.profiles` (this page is generated from it). Only the sizes change, never the code.",
+        "", pd.DataFrame(rows).to_markdown(index=False), "",
+        "Every measured table and figure records the profile, data and device that produced it "
+        "in its provenance file `results/<paper>/<id>.json`.", ""])
+
+
+def stage(results_dir=None, stage_dir: Path | None = None, notebooks_dir=None) -> Path:
+    """Copy book sources and executed notebooks into ``stage_dir`` and write ``_toc.yml``."""
+    root = repo_root()
+    results = results_root(results_dir)
+    stage_dir = Path(stage_dir or root / "book" / "_stage")
+    if stage_dir.exists():
+        shutil.rmtree(stage_dir)
+    stage_dir.mkdir(parents=True)
+    book_src = root / "book"
+    for name in ("_config.yml", *BOOK_PAGES):
+        shutil.copy2(book_src / name, stage_dir / name)
+    (stage_dir / "status.md").write_text(_status_page(results, notebooks_dir))
+    (stage_dir / "profiles.md").write_text(_profiles_page())
+
+    notebooks = discover(Path(notebooks_dir) if notebooks_dir else None)
+    chapters: dict[str, list[str]] = {}
+    for nb in execution_order(notebooks):
+        src = results / "notebooks" / f"{nb.id}.ipynb"
+        rec = results / "notebooks" / f"{nb.id}.run.json"
+        if not src.exists():
+            continue
+        ok = rec.exists() and json.loads(rec.read_text()).get("status") == "ok"
+        dst = stage_dir / "notebooks" / f"{nb.id}.ipynb"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
+        if not ok:
+            continue  # a failed run's copy is kept for debugging but not published
+        chapters.setdefault(nb.folder, []).append(f"notebooks/{nb.id}")
+    # figures the notebooks wrote, so that pages may link them
+    for sub in results.iterdir() if results.exists() else []:
+        if sub.is_dir() and sub.name != "notebooks":
+            shutil.copytree(sub, stage_dir / "results" / sub.name)
+    if (results / "claims.csv").exists():
+        shutil.copy2(results / "claims.csv", stage_dir / "results" / "claims.csv")
+
+    parts = [{"caption": "About this book", "chapters": [{"file": "profiles"}, {"file": "status"}]}]
+    for folder, files in sorted(chapters.items(), key=lambda kv: list(CHAPTERS).index(kv[0])
+                                if kv[0] in CHAPTERS else 99):
+        parts.append({"caption": CHAPTERS.get(folder, (folder, folder))[1],
+                      "chapters": [{"file": f} for f in files]})
+    toc = {"format": "jb-book", "root": "intro", "parts": parts}
+    (stage_dir / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
+    return stage_dir
+
+
+def build(results_dir=None, output_dir: Path | None = None, notebooks_dir=None,
+          stage_dir: Path | None = None, strict: bool = False) -> Path:
+    """Stage and run ``jupyter-book build``; return the path of ``index.html``."""
+    root = repo_root()
+    output_dir = Path(output_dir or root / "book")
+    staged = stage(results_dir, stage_dir or output_dir / "_stage", notebooks_dir)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(staged), "--path-output",
+           str(output_dir)]
+    if strict:
+        cmd.append("-W")
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    index = output_dir / "_build" / "html" / "index.html"
+    if proc.returncode != 0 or not index.exists():
+        raise RuntimeError(f"jupyter-book build failed ({proc.returncode}):\n"
+                           f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return index

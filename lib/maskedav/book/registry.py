@@ -1,0 +1,185 @@
+"""Notebook discovery, dependencies and cache keys.
+
+Every notebook is a percent-format ``notebooks/<folder>/<name>.py`` (jupytext). Its header
+metadata carries a ``maskedav`` block::
+
+    # ---
+    # jupyter:
+    #   maskedav:
+    #     title: SynthAV tour
+    #     paper: data            # results/<paper>/ (manifest key); default: the folder name
+    #     needs: [data/tour]     # notebooks whose outputs this one reads
+    #     order: 10              # position inside its chapter
+    # ---
+
+The cache key of a notebook hashes its source, the source of ``lib/maskedav`` (so that editing the
+library invalidates results), its parameters, the profile and the keys of the notebooks it needs.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from ..paths import PACKAGE_DIR, notebooks_root
+
+# Chapters in book order: folder -> (results key, chapter title).
+CHAPTERS: dict[str, tuple[str, str]] = {
+    "data": ("data", "SynthAV: the book's benchmark"),
+    "baselines": ("baselines", "Baselines: MAE, VideoMAE, AudioMAE, CAV-MAE"),
+    "mvd": ("mvd", "MVD: masked video distillation"),
+    "xkd": ("xkd", "XKD: cross-modal knowledge distillation"),
+    "kdc_mae": ("kdc-mae", "KDC-MAE: complementary masks and self-distillation"),
+    "crossvideomae": ("crossvideomae", "CrossVideoMAE: video and sampled-frame MAE"),
+    "av_maskenhancer": ("av-maskenhancer", "AV-MaskEnhancer: audio-visual cross-attention"),
+}
+
+# Parameters whose value does not change what a notebook computes (only where it writes).
+NON_SEMANTIC_PARAMETERS = frozenset({"results_dir"})
+
+
+@dataclass(frozen=True)
+class Notebook:
+    id: str                  # "data/tour"
+    path: Path               # notebooks/data/tour.py
+    folder: str              # "data"
+    paper: str               # results key, e.g. "kdc-mae"
+    title: str
+    needs: tuple[str, ...] = ()
+    order: int = 0
+    meta: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def chapter_index(self) -> int:
+        keys = list(CHAPTERS)
+        return keys.index(self.folder) if self.folder in keys else len(keys)
+
+
+def _read_meta(path: Path) -> tuple[dict, str]:
+    import jupytext
+
+    nb = jupytext.read(path)
+    meta = dict(nb.metadata.get("maskedav", {}))
+    title = meta.get("title")
+    if not title:
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                for line in cell.source.splitlines():
+                    if line.startswith("# "):
+                        title = line[2:].strip()
+                        break
+            if title:
+                break
+    return meta, title or path.stem
+
+
+def discover(root: Path | None = None) -> dict[str, Notebook]:
+    """All notebooks under ``root`` (default ``notebooks/``), keyed by id."""
+    root = Path(root or notebooks_root())
+    out: dict[str, Notebook] = {}
+    for path in sorted(root.glob("*/*.py")):
+        if ".ipynb_checkpoints" in path.parts or path.name.startswith("_"):
+            continue
+        folder = path.parent.name
+        meta, title = _read_meta(path)
+        nb_id = f"{folder}/{path.stem}"
+        paper = meta.get("paper") or CHAPTERS.get(folder, (folder.replace("_", "-"), ""))[0]
+        out[nb_id] = Notebook(id=nb_id, path=path, folder=folder, paper=paper, title=title,
+                              needs=tuple(meta.get("needs", ())), order=int(meta.get("order", 0)),
+                              meta=meta)
+    for nb in out.values():
+        for dep in nb.needs:
+            if dep not in out:
+                raise ValueError(f"{nb.path}: needs unknown notebook {dep!r}")
+    return out
+
+
+def execution_order(notebooks: dict[str, Notebook], only: list[str] | None = None) -> list[Notebook]:
+    """Topological order (dependencies first; chapter, order, name otherwise).
+
+    ``only`` restricts to the given chapters (folder or results key) or notebook ids plus
+    everything they transitively need.
+    """
+    wanted = set(notebooks)
+    if only:
+        roots = {i for i, nb in notebooks.items()
+                 if i in only or nb.folder in only or nb.paper in only}
+        if not roots:
+            raise ValueError(f"--only {only}: no notebook matches (chapters: {', '.join(CHAPTERS)})")
+        wanted, stack = set(), list(roots)
+        while stack:
+            i = stack.pop()
+            if i not in wanted:
+                wanted.add(i)
+                stack.extend(notebooks[i].needs)
+
+    def sort_key(i: str):
+        nb = notebooks[i]
+        return (nb.chapter_index, nb.order, nb.id)
+
+    order: list[Notebook] = []
+    state: dict[str, int] = {}  # 1 = visiting, 2 = done
+
+    def visit(i: str, chain: tuple[str, ...]):
+        if state.get(i) == 2:
+            return
+        if state.get(i) == 1:
+            raise ValueError("dependency cycle: " + " -> ".join(chain + (i,)))
+        state[i] = 1
+        for dep in sorted(notebooks[i].needs, key=sort_key):
+            visit(dep, chain + (i,))
+        state[i] = 2
+        order.append(notebooks[i])
+
+    for i in sorted(wanted, key=sort_key):
+        visit(i, ())
+    return order
+
+
+def library_files(package_dir: Path = PACKAGE_DIR) -> list[Path]:
+    return sorted(p for p in package_dir.rglob("*")
+                  if p.is_file() and p.suffix in {".py", ".yaml", ".yml", ".json", ".toml"}
+                  and "__pycache__" not in p.parts)
+
+
+@lru_cache(maxsize=8)
+def _library_digest(package_dir: Path, stamp: tuple) -> str:
+    h = hashlib.sha256()
+    for p in library_files(package_dir):
+        h.update(str(p.relative_to(package_dir)).encode())
+        h.update(b"\0")
+        h.update(p.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def library_digest(package_dir: Path = PACKAGE_DIR) -> str:
+    """Hash of the library's source (re-read whenever a file's size or mtime changes)."""
+    stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in library_files(package_dir))
+    return _library_digest(package_dir, stamp)
+
+
+def semantic_parameters(parameters: dict) -> dict:
+    return {k: v for k, v in sorted(parameters.items()) if k not in NON_SEMANTIC_PARAMETERS}
+
+
+def cache_key(nb: Notebook, notebooks: dict[str, Notebook], profile: str,
+              parameters: dict | None = None, package_dir: Path = PACKAGE_DIR,
+              _memo: dict | None = None) -> str:
+    """sha256 over notebook source, library source, parameters, profile and upstream keys."""
+    memo = {} if _memo is None else _memo
+    if nb.id in memo:
+        return memo[nb.id]
+    h = hashlib.sha256()
+    h.update(b"notebook\0" + nb.path.read_bytes())
+    h.update(b"library\0" + library_digest(package_dir).encode())
+    h.update(b"profile\0" + profile.encode())
+    params = semantic_parameters(parameters or {})
+    h.update(b"parameters\0" + json.dumps(params, sort_keys=True, default=str).encode())
+    for dep in sorted(nb.needs):
+        h.update(b"needs\0" + dep.encode() + b"=" +
+                 cache_key(notebooks[dep], notebooks, profile, parameters, package_dir, memo).encode())
+    memo[nb.id] = h.hexdigest()
+    return memo[nb.id]

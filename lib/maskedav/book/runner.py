@@ -1,0 +1,145 @@
+"""Execute the book's notebooks with papermill, in dependency order, with a content-hash cache.
+
+For each notebook (see :mod:`maskedav.book.registry` for discovery and cache keys):
+
+1. compute its cache key; if ``<results>/notebooks/<id>.run.json`` records a successful run with
+   the same key and the executed notebook is there, skip it (unless ``force``);
+2. if a notebook it needs failed, mark it ``blocked`` and go on with the others;
+3. else convert the ``.py`` source to a notebook, execute it with papermill (kernel, working
+   directory, per-cell timeout and progress bar set explicitly), injecting ``profile`` and
+   ``results_dir``, and pass the run context (cache key, start time, ...) to the kernel through
+   the ``MASKEDAV_RUN`` environment variable so that every artifact's provenance names it;
+4. write the run record. A failure is reported with the path of its executed copy.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .. import provenance
+from ..paths import results_root
+from ..profiles import get_profile
+from .registry import Notebook, cache_key, discover, execution_order
+
+KERNEL_NAME = "python3"
+
+
+@dataclass
+class RunResult:
+    notebook: str
+    status: str            # "ok", "cached", "failed", "blocked"
+    cache_key: str
+    output: str            # executed notebook path
+    duration_s: float = 0.0
+    error: str | None = None
+
+
+def executed_path(results: Path, nb: Notebook) -> Path:
+    return results / "notebooks" / f"{nb.id}.ipynb"
+
+
+def record_path(results: Path, nb: Notebook) -> Path:
+    return results / "notebooks" / f"{nb.id}.run.json"
+
+
+def read_record(results: Path, nb: Notebook) -> dict | None:
+    path = record_path(results, nb)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def is_cached(results: Path, nb: Notebook, key: str) -> bool:
+    rec = read_record(results, nb)
+    return bool(rec and rec.get("status") == "ok" and rec.get("cache_key") == key
+                and executed_path(results, nb).exists())
+
+
+def _execute(nb: Notebook, output: Path, parameters: dict, timeout: int | None,
+             progress_bar: bool, context: dict) -> None:
+    import jupytext
+    import papermill
+
+    source = jupytext.read(nb.path)
+    source.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3",
+                                     "language": "python"}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    old = os.environ.get(provenance.RUN_ENV)
+    os.environ[provenance.RUN_ENV] = json.dumps(context)
+    try:
+        with tempfile.TemporaryDirectory(prefix="maskedav-nb-") as tmp:
+            src = Path(tmp) / f"{nb.path.stem}.ipynb"
+            jupytext.write(source, src, fmt="ipynb")
+            papermill.execute_notebook(
+                str(src), str(output), parameters=parameters, kernel_name=KERNEL_NAME,
+                cwd=str(nb.path.parent), execution_timeout=timeout, progress_bar=progress_bar,
+                log_output=False, request_save_on_cell_execute=True,
+            )
+    finally:
+        if old is None:
+            os.environ.pop(provenance.RUN_ENV, None)
+        else:
+            os.environ[provenance.RUN_ENV] = old
+
+
+def run_book(profile: str | None = None, only: list[str] | None = None, force: bool = False,
+             results_dir: str | os.PathLike | None = None, notebooks_dir: str | None = None,
+             progress_bar: bool | None = None, log=print,
+             package_dir: Path | None = None) -> list[RunResult]:
+    """Run every notebook (or those of ``only`` and their dependencies); return one result each.
+
+    ``package_dir`` overrides the library whose source enters the cache key (tests use a copy).
+    """
+    prof = get_profile(profile)
+    results = results_root(results_dir)
+    notebooks = discover(Path(notebooks_dir) if notebooks_dir else None)
+    order = execution_order(notebooks, only)
+    if progress_bar is None:
+        progress_bar = sys.stderr.isatty()
+    memo: dict[str, str] = {}
+    outcomes: dict[str, RunResult] = {}
+    log(f"maskedav.book: profile {prof.name}, {len(order)} notebook(s), results in {results}")
+    for nb in order:
+        parameters = {"profile": prof.name, "results_dir": str(results)}
+        key = cache_key(nb, notebooks, prof.name, parameters, _memo=memo,
+                        **({"package_dir": Path(package_dir)} if package_dir else {}))
+        out = executed_path(results, nb)
+        bad = [d for d in nb.needs if outcomes.get(d) and outcomes[d].status in ("failed", "blocked")]
+        if bad:
+            res = RunResult(nb.id, "blocked", key, str(out), error=f"needs failed: {', '.join(bad)}")
+        elif not force and is_cached(results, nb, key):
+            res = RunResult(nb.id, "cached", key, str(out))
+        else:
+            started = time.time()
+            context = {"notebook": nb.id, "profile": prof.name, "parameters": parameters,
+                       "cache_key": key, "started_at": provenance.now_iso(),
+                       "started_unix": started}
+            log(f"  run    {nb.id} ...")
+            try:
+                _execute(nb, out, parameters, prof.cell_timeout_s, progress_bar, context)
+                res = RunResult(nb.id, "ok", key, str(out), time.time() - started)
+            except Exception as exc:  # one failing notebook must not stop the others
+                msg = f"{type(exc).__name__}: {exc}".strip()
+                if not out.exists():
+                    msg += "\n" + traceback.format_exc()
+                res = RunResult(nb.id, "failed", key, str(out), time.time() - started, msg[-4000:])
+            rec = {**asdict(res), "profile": prof.name, "parameters": parameters,
+                   "started_at": context["started_at"], "git": provenance.git_state(),
+                   "device": provenance.device_info(prof.resolve_device()),
+                   "versions": provenance.library_versions()}
+            record_path(results, nb).parent.mkdir(parents=True, exist_ok=True)
+            record_path(results, nb).write_text(json.dumps(rec, indent=2, default=str) + "\n")
+        outcomes[nb.id] = res
+        log(f"  {res.status:<6} {nb.id}" + (f" ({res.duration_s:.1f} s)" if res.duration_s else ""))
+    failed = [r for r in outcomes.values() if r.status in ("failed", "blocked")]
+    for r in failed:
+        first = (r.error or "").splitlines()[0] if r.error else ""
+        log(f"FAILED {r.notebook}: {first}\n       executed copy: {r.output}")
+    return list(outcomes.values())

@@ -1,0 +1,146 @@
+"""The runner: dependency order, cache and its invalidation, failure isolation, provenance."""
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from maskedav.book.registry import cache_key, discover, execution_order
+from maskedav.book.runner import run_book
+from maskedav.paths import PACKAGE_DIR
+
+HEADER = """# ---
+# jupyter:
+#   maskedav:
+#     needs: {needs}
+#     order: {order}
+# ---
+"""
+
+WRITER = """
+# %% [markdown]
+# # {title}
+
+# %% tags=["parameters"]
+profile = "cpu"
+results_dir = None
+
+# %%
+import pandas as pd
+from maskedav.results import Recorder
+from maskedav.profiles import get_profile
+P = get_profile(profile)
+rec = Recorder("{paper}", profile=profile, results_dir=results_dir, parameters=dict(profile=profile))
+rec.table(pd.DataFrame({{"seed": P.seed_list, "value": [1.0] * P.seeds}}), "{artifact}", seeds=P.seed_list)
+{extra}
+"""
+
+
+def write_nb(folder: Path, name: str, needs=(), order=0, paper="toy", artifact=None, extra=""):
+    folder.mkdir(parents=True, exist_ok=True)
+    text = HEADER.format(needs=json.dumps(list(needs)), order=order) + WRITER.format(
+        title=name, paper=paper, artifact=artifact or name, extra=extra)
+    (folder / f"{name}.py").write_text(text)
+
+
+@pytest.fixture()
+def toy_book(tmp_path):
+    nbs = tmp_path / "notebooks"
+    # z_teacher sorts last by name but is needed by a_student: order must follow the dependency.
+    write_nb(nbs / "data", "z_teacher", order=0)
+    write_nb(nbs / "data", "a_student", needs=["data/z_teacher"], order=0)
+    write_nb(nbs / "mvd", "broken", extra="raise RuntimeError('deliberate failure')")
+    write_nb(nbs / "mvd", "after_broken", needs=["mvd/broken"])
+    write_nb(nbs / "mvd", "independent", order=5)
+    lib = tmp_path / "libcopy"
+    shutil.copytree(PACKAGE_DIR, lib, ignore=shutil.ignore_patterns("__pycache__"))
+    return nbs, lib, tmp_path / "results"
+
+
+def test_dependency_order_and_cycles(toy_book):
+    nbs, _, _ = toy_book
+    found = discover(nbs)
+    order = [nb.id for nb in execution_order(found)]
+    assert order.index("data/z_teacher") < order.index("data/a_student")
+    assert order.index("mvd/broken") < order.index("mvd/after_broken")
+    assert [nb.id for nb in execution_order(found, only=["data/a_student"])] == [
+        "data/z_teacher", "data/a_student"]
+    write_nb(nbs / "data", "z_teacher", needs=["data/a_student"])
+    with pytest.raises(ValueError, match="cycle"):
+        execution_order(discover(nbs))
+
+
+def test_cache_key_covers_source_library_profile_and_upstream(toy_book, tmp_path):
+    nbs, lib, _ = toy_book
+    found = discover(nbs)
+    student = found["data/a_student"]
+
+    def key(profile="smoke", notebooks=None):
+        notebooks = notebooks or discover(nbs)
+        return cache_key(notebooks["data/a_student"], notebooks, profile, {"profile": profile},
+                         package_dir=lib)
+
+    k0 = key()
+    assert key() == k0
+    assert key("cpu") != k0
+    # results_dir says where outputs go, not what they are
+    assert cache_key(student, found, "smoke", {"profile": "smoke", "results_dir": "/x"},
+                     package_dir=lib) == k0
+    (lib / "losses_extra.py").write_text("X = 1\n")
+    k1 = key()
+    assert k1 != k0
+    teacher = nbs / "data" / "z_teacher.py"
+    teacher.write_text(teacher.read_text() + "\n# %%\nprint('changed')\n")
+    assert key() != k1  # an upstream edit invalidates the dependent notebook
+
+
+@pytest.mark.slow
+def test_run_isolation_cache_and_provenance(toy_book):
+    nbs, lib, results = toy_book
+    logs = []
+    out = {r.notebook: r for r in run_book("smoke", results_dir=results, notebooks_dir=nbs,
+                                           progress_bar=False, log=logs.append, package_dir=lib)}
+    assert out["data/z_teacher"].status == "ok"
+    assert out["data/a_student"].status == "ok"
+    assert out["mvd/independent"].status == "ok"       # ran although a notebook before it failed
+    assert out["mvd/broken"].status == "failed"
+    assert "deliberate failure" in out["mvd/broken"].error
+    assert out["mvd/after_broken"].status == "blocked"
+    assert Path(out["mvd/broken"].output).exists()      # the executed copy is kept for debugging
+    assert any("FAILED mvd/broken" in line and "executed copy" in line for line in logs)
+
+    prov = json.loads((results / "toy" / "a_student.json").read_text())
+    for field in ("profile", "parameters", "seeds", "git", "cache_key", "device", "versions",
+                  "started_at", "duration_s", "notebook", "files"):
+        assert field in prov, field
+    assert prov["profile"] == "smoke" and prov["seeds"] == [0, 1]
+    assert prov["notebook"] == "data/a_student"
+    assert prov["cache_key"] == out["data/a_student"].cache_key
+    assert {"commit", "dirty"} <= set(prov["git"])
+    assert prov["device"]["cpu"] and prov["versions"]["torch"]
+    assert (results / "toy" / "a_student.csv").exists() and (results / "toy" / "a_student.md").exists()
+
+    # second run: everything that succeeded is cached
+    again = {r.notebook: r.status for r in run_book("smoke", results_dir=results, notebooks_dir=nbs,
+                                                    progress_bar=False, log=lambda *_: None,
+                                                    package_dir=lib, only=["data"])}
+    assert again == {"data/z_teacher": "cached", "data/a_student": "cached"}
+    # a library edit invalidates the cache
+    (lib / "profiles.py").write_text((lib / "profiles.py").read_text() + "\n# edited\n")
+    again = {r.notebook: r.status for r in run_book("smoke", results_dir=results, notebooks_dir=nbs,
+                                                    progress_bar=False, log=lambda *_: None,
+                                                    package_dir=lib, only=["data"])}
+    assert again == {"data/z_teacher": "ok", "data/a_student": "ok"}
+
+
+@pytest.mark.slow
+def test_cli_exit_status_is_nonzero_on_failure(toy_book):
+    nbs, _, results = toy_book
+    cmd = [sys.executable, "-m", "maskedav.book", "run", "--profile", "smoke", "--only", "mvd",
+           "--notebooks-dir", str(nbs), "--results-dir", str(results)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAILED mvd/broken" in proc.stdout

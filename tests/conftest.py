@@ -11,3 +11,15 @@ def repo_root():
     from maskedav.paths import repo_root
 
     return repo_root()
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    """Every notebook executed once at `smoke` into a temporary results folder (never results/)."""
+    from maskedav.book.runner import run_book
+
+    results = tmp_path_factory.mktemp("smoke-results")
+    outcomes = {r.notebook: r for r in run_book("smoke", results_dir=results, progress_bar=False,
+                                                log=lambda *_: None)}
+    durations = {k: r.duration_s for k, r in outcomes.items()}
+    return results, outcomes, durations

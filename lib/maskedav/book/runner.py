@@ -28,6 +28,9 @@ from ..profiles import get_profile
 from .registry import Notebook, cache_key, discover, execution_order
 
 KERNEL_NAME = "python3"
+# What the runner injects into every notebook's papermill parameters cell (a test checks that
+# each notebook defines them: papermill itself only warns about unknown parameters).
+INJECTED_PARAMETERS = ("profile", "results_dir")
 
 
 @dataclass
@@ -107,7 +110,7 @@ def run_book(profile: str | None = None, only: list[str] | None = None, force: b
     outcomes: dict[str, RunResult] = {}
     log(f"maskedav.book: profile {prof.name}, {len(order)} notebook(s), results in {results}")
     for nb in order:
-        parameters = {"profile": prof.name, "results_dir": str(results)}
+        parameters = dict(zip(INJECTED_PARAMETERS, (prof.name, str(results))))
         key = cache_key(nb, notebooks, prof.name, parameters, _memo=memo,
                         **({"package_dir": Path(package_dir)} if package_dir else {}))
         out = executed_path(results, nb)

@@ -1,6 +1,10 @@
 import os
+import tempfile
 
 import pytest
+
+# Tests never touch the real checkpoint cache (kernels started by the runner inherit this).
+os.environ["MASKEDAV_CACHE"] = tempfile.mkdtemp(prefix="maskedav-test-cache-")
 
 # Small, reproducible CPU runs: the machine has 2 cores shared by the kernel and pytest.
 os.environ.setdefault("OMP_NUM_THREADS", "2")

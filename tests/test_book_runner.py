@@ -50,7 +50,9 @@ def write_nb(folder: Path, name: str, needs=(), order=0, paper="toy", artifact=N
 def toy_book(tmp_path):
     nbs = tmp_path / "notebooks"
     # z_teacher sorts last by name but is needed by a_student: order must follow the dependency.
-    write_nb(nbs / "data", "z_teacher", order=0)
+    write_nb(nbs / "data", "z_teacher", order=0, extra=(
+        "from maskedav.checkpoints import save_checkpoint\n"
+        "save_checkpoint('toy/teacher', {'w': 1}, profile=profile)"))
     write_nb(nbs / "data", "a_student", needs=["data/z_teacher"], order=0)
     write_nb(nbs / "mvd", "broken", extra="raise RuntimeError('deliberate failure')")
     write_nb(nbs / "mvd", "after_broken", needs=["mvd/broken"])
@@ -128,6 +130,16 @@ def test_run_isolation_cache_and_provenance(toy_book):
                                                     progress_bar=False, log=lambda *_: None,
                                                     package_dir=lib, only=["data"])}
     assert again == {"data/z_teacher": "cached", "data/a_student": "cached"}
+    # a checkpoint that has gone from the cache (a fresh clone) makes its writer run again
+    rec = json.loads((results / "notebooks" / "data" / "z_teacher.run.json").read_text())
+    assert rec["cache_files"] == ["checkpoints/smoke/toy/teacher.pt"]
+    from maskedav.checkpoints import checkpoint_path, load_checkpoint
+    assert load_checkpoint("toy/teacher", profile="smoke")["state_dict"] == {"w": 1}
+    checkpoint_path("toy/teacher", profile="smoke").unlink()
+    again = {r.notebook: r.status for r in run_book("smoke", results_dir=results, notebooks_dir=nbs,
+                                                    progress_bar=False, log=lambda *_: None,
+                                                    package_dir=lib, only=["data"])}
+    assert again == {"data/z_teacher": "ok", "data/a_student": "cached"}
     # a library edit invalidates the cache
     (lib / "profiles.py").write_text((lib / "profiles.py").read_text() + "\n# edited\n")
     again = {r.notebook: r.status for r in run_book("smoke", results_dir=results, notebooks_dir=nbs,

@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .. import provenance
-from ..paths import results_root
+from ..checkpoints import CACHE_MANIFEST_ENV, read_cache_manifest
+from ..paths import cache_root, results_root
 from ..profiles import get_profile
 from .registry import Notebook, cache_key, discover, execution_order
 
@@ -62,7 +63,8 @@ def read_record(results: Path, nb: Notebook) -> dict | None:
 def is_cached(results: Path, nb: Notebook, key: str) -> bool:
     rec = read_record(results, nb)
     return bool(rec and rec.get("status") == "ok" and rec.get("cache_key") == key
-                and executed_path(results, nb).exists())
+                and executed_path(results, nb).exists()
+                and all((cache_root() / f).exists() for f in rec.get("cache_files", [])))
 
 
 def _execute(nb: Notebook, output: Path, parameters: dict, timeout: int | None,
@@ -74,8 +76,9 @@ def _execute(nb: Notebook, output: Path, parameters: dict, timeout: int | None,
     source.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3",
                                      "language": "python"}
     output.parent.mkdir(parents=True, exist_ok=True)
-    old = os.environ.get(provenance.RUN_ENV)
+    saved = {k: os.environ.get(k) for k in (provenance.RUN_ENV, CACHE_MANIFEST_ENV)}
     os.environ[provenance.RUN_ENV] = json.dumps(context)
+    os.environ[CACHE_MANIFEST_ENV] = context["cache_manifest"]
     try:
         with tempfile.TemporaryDirectory(prefix="maskedav-nb-") as tmp:
             src = Path(tmp) / f"{nb.path.stem}.ipynb"
@@ -86,10 +89,11 @@ def _execute(nb: Notebook, output: Path, parameters: dict, timeout: int | None,
                 log_output=False, request_save_on_cell_execute=True,
             )
     finally:
-        if old is None:
-            os.environ.pop(provenance.RUN_ENV, None)
-        else:
-            os.environ[provenance.RUN_ENV] = old
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def run_book(profile: str | None = None, only: list[str] | None = None, force: bool = False,
@@ -123,7 +127,10 @@ def run_book(profile: str | None = None, only: list[str] | None = None, force: b
             started = time.time()
             context = {"notebook": nb.id, "profile": prof.name, "parameters": parameters,
                        "cache_key": key, "started_at": provenance.now_iso(),
-                       "started_unix": started}
+                       "started_unix": started,
+                       "cache_manifest": str(record_path(results, nb).with_suffix(".cache.txt"))}
+            Path(context["cache_manifest"]).parent.mkdir(parents=True, exist_ok=True)
+            Path(context["cache_manifest"]).write_text("")
             log(f"  run    {nb.id} ...")
             try:
                 _execute(nb, out, parameters, prof.cell_timeout_s, progress_bar, context)
@@ -133,7 +140,10 @@ def run_book(profile: str | None = None, only: list[str] | None = None, force: b
                 if not out.exists():
                     msg += "\n" + traceback.format_exc()
                 res = RunResult(nb.id, "failed", key, str(out), time.time() - started, msg[-4000:])
+            cache_files = read_cache_manifest(Path(context["cache_manifest"]))
+            Path(context["cache_manifest"]).unlink(missing_ok=True)
             rec = {**asdict(res), "profile": prof.name, "parameters": parameters,
+                   "cache_files": cache_files,
                    "started_at": context["started_at"], "git": provenance.git_state(),
                    "device": provenance.device_info(prof.resolve_device()),
                    "versions": provenance.library_versions()}

@@ -38,6 +38,30 @@ def _status_page(results: Path, notebooks_dir) -> str:
     return "\n".join(lines)
 
 
+def _claims_page(results: Path) -> str:
+    import pandas as pd
+
+    from ..claims import read_claims
+
+    lines = ["# Claims and verdicts", "",
+             "Each claim a paper draws from a table, tested on this book's data at the profile named "
+             "in its row. The verdict comes from the rule fixed in `maskedav.claims.verdict` before "
+             "the runs (one-sided Welch test at the stated alpha, at least 3 seeds per arm; "
+             "equivalence claims by TOST): *reproduced*, *contradicted* or *inconclusive*. The "
+             "paper's effect is the paper's number on its own dataset; the measured effect is on "
+             "SynthAV, so only directions are comparable.", ""]
+    df = read_claims(results)
+    if df is None or len(df) == 0:
+        lines.append("_No claim has been tested in this build yet._")
+        return "\n".join(lines) + "\n"
+    df = pd.DataFrame(df)
+    counts = df.groupby(["paper", "verdict"]).size().unstack(fill_value=0).reset_index()
+    lines += [counts.to_markdown(index=False), ""]
+    for paper, sub in df.groupby("paper"):
+        lines += [f"## {paper}", "", sub.drop(columns=["paper"]).to_markdown(index=False), ""]
+    return "\n".join(lines)
+
+
 def _profiles_page() -> str:
     import pandas as pd
 
@@ -73,6 +97,7 @@ def stage(results_dir=None, stage_dir: Path | None = None, notebooks_dir=None) -
         shutil.copy2(book_src / name, stage_dir / name)
     (stage_dir / "status.md").write_text(_status_page(results, notebooks_dir))
     (stage_dir / "profiles.md").write_text(_profiles_page())
+    (stage_dir / "claims.md").write_text(_claims_page(results))
 
     notebooks = discover(Path(notebooks_dir) if notebooks_dir else None)
     chapters: dict[str, list[str]] = {}
@@ -95,7 +120,8 @@ def stage(results_dir=None, stage_dir: Path | None = None, notebooks_dir=None) -
     if (results / "claims.csv").exists():
         shutil.copy2(results / "claims.csv", stage_dir / "results" / "claims.csv")
 
-    parts = [{"caption": "About this book", "chapters": [{"file": "profiles"}, {"file": "status"}]}]
+    parts = [{"caption": "About this book", "chapters": [{"file": "profiles"}, {"file": "status"},
+                                                          {"file": "claims"}]}]
     for folder, files in sorted(chapters.items(), key=lambda kv: list(CHAPTERS).index(kv[0])
                                 if kv[0] in CHAPTERS else 99):
         parts.append({"caption": CHAPTERS.get(folder, (folder, folder))[1],

@@ -91,12 +91,29 @@ def test_cache_key_covers_source_library_profile_and_upstream(toy_book, tmp_path
     # results_dir says where outputs go, not what they are
     assert cache_key(student, found, "smoke", {"profile": "smoke", "results_dir": "/x"},
                      package_dir=lib) == k0
-    (lib / "losses_extra.py").write_text("X = 1\n")
+    (lib / "unrelated_module.py").write_text("X = 1\n")
+    assert key() == k0   # a module the notebook does not import does not invalidate it
+    (lib / "provenance.py").write_text((lib / "provenance.py").read_text() + "\n# edited\n")
     k1 = key()
-    assert k1 != k0
+    assert k1 != k0      # one it imports transitively (results -> provenance) does
     teacher = nbs / "data" / "z_teacher.py"
     teacher.write_text(teacher.read_text() + "\n# %%\nprint('changed')\n")
     assert key() != k1  # an upstream edit invalidates the dependent notebook
+
+
+def test_library_closure_follows_imports_transitively(toy_book):
+    from maskedav.book.registry import library_closure, notebook_code
+
+    nbs, lib, _ = toy_book
+    closure = {str(p.relative_to(lib)) for p in
+               library_closure(notebook_code(nbs / "data" / "a_student.py"), lib)}
+    # results imports provenance and paths (relative imports); parents' __init__ always included
+    assert {"__init__.py", "results.py", "provenance.py", "paths.py", "profiles.py",
+            "manifest.yaml"} <= closure
+    assert "losses.py" not in closure and "book/runner.py" not in closure
+    closure = {str(p.relative_to(lib)) for p in
+               library_closure(["from maskedav.book.runner import run_book"], lib)}
+    assert {"book/__init__.py", "book/runner.py", "book/registry.py", "checkpoints.py"} <= closure
 
 
 @pytest.mark.slow

@@ -12,8 +12,9 @@ metadata carries a ``maskedav`` block::
     #     order: 10              # position inside its chapter
     # ---
 
-The cache key of a notebook hashes its source, the source of ``lib/maskedav`` (so that editing the
-library invalidates results), its parameters, the profile and the keys of the notebooks it needs.
+The cache key of a notebook hashes its source, the source of the ``lib/maskedav`` modules it imports
+(transitively: editing the library invalidates exactly the results that depend on the edit), its
+parameters, the profile and the keys of the notebooks it needs.
 """
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ CHAPTERS: dict[str, tuple[str, str]] = {
     "crossvideomae": ("crossvideomae", "CrossVideoMAE: video and sampled-frame MAE"),
     "av_maskenhancer": ("av-maskenhancer", "AV-MaskEnhancer: audio-visual cross-attention"),
 }
+
+PACKAGE_NAME = __name__.split(".")[0]  # "maskedav", whatever folder package_dir is
 
 # Parameters whose value does not change what a notebook computes (only where it writes).
 NON_SEMANTIC_PARAMETERS = frozenset({"results_dir"})
@@ -144,21 +147,96 @@ def library_files(package_dir: Path = PACKAGE_DIR) -> list[Path]:
                   and "__pycache__" not in p.parts)
 
 
-@lru_cache(maxsize=8)
-def _library_digest(package_dir: Path, stamp: tuple) -> str:
+def _module_file(package_dir: Path, dotted: str) -> Path | None:
+    """``maskedav.a.b`` -> ``<package_dir>/a/b.py`` or ``a/b/__init__.py`` (None if not ours)."""
+    parts = dotted.split(".")
+    if parts[0] != PACKAGE_NAME:
+        return None
+    base = package_dir.joinpath(*parts[1:])
+    for cand in (base.with_suffix(".py"), base / "__init__.py"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _imports(source: str, module: str | None, is_package: bool) -> set[str]:
+    """Dotted names imported by ``source`` (relative imports resolved against ``module``)."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level and module:
+                pkg = module.split(".")
+                pkg = pkg if is_package else pkg[:-1]
+                pkg = pkg[:len(pkg) - (node.level - 1)]
+                base = ".".join(pkg + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            out.add(base)
+            out.update(f"{base}.{a.name}" for a in node.names if a.name != "*")
+    return out
+
+
+def library_closure(sources: list[str], package_dir: Path = PACKAGE_DIR) -> list[Path]:
+    """The library files that ``sources`` (notebook code) import, transitively, with every parent
+    package's ``__init__.py`` and the package's data files (``*.yaml``). A notebook's cache key
+    hashes exactly these, so editing one chapter's method does not invalidate another chapter."""
+    name = PACKAGE_NAME
+    todo = [d for src in sources for d in _imports(src, None, False)]
+    seen: set[Path] = set()
+    while todo:
+        dotted = todo.pop()
+        parts = dotted.split(".")
+        if parts[0] != name:
+            continue
+        for i in range(1, len(parts) + 1):  # parents first: importing a.b.c runs a and a.b
+            path = _module_file(package_dir, ".".join(parts[:i]))
+            if path is None or path in seen:
+                continue
+            seen.add(path)
+            rel = path.relative_to(package_dir).with_suffix("")
+            mod = ".".join((name, *rel.parts))
+            is_pkg = path.name == "__init__.py"
+            if is_pkg:
+                mod = mod[: -len(".__init__")]
+            todo.extend(_imports(path.read_text(), mod, is_pkg))
+    data = {p for p in package_dir.glob("*") if p.suffix in {".yaml", ".yml", ".json", ".toml"}}
+    return sorted(seen | data)
+
+
+@lru_cache(maxsize=256)
+def _files_digest(files: tuple[Path, ...], root: Path, stamp: tuple) -> str:
     h = hashlib.sha256()
-    for p in library_files(package_dir):
-        h.update(str(p.relative_to(package_dir)).encode())
+    for p in files:
+        h.update(str(p.relative_to(root)).encode())
         h.update(b"\0")
         h.update(p.read_bytes())
         h.update(b"\0")
     return h.hexdigest()
 
 
+def files_digest(files: list[Path], root: Path) -> str:
+    """Hash of files' names and bytes (re-read whenever a file's size or mtime changes)."""
+    stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    return _files_digest(tuple(files), root, stamp)
+
+
 def library_digest(package_dir: Path = PACKAGE_DIR) -> str:
-    """Hash of the library's source (re-read whenever a file's size or mtime changes)."""
-    stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in library_files(package_dir))
-    return _library_digest(package_dir, stamp)
+    """Hash of the whole library's source."""
+    return files_digest(library_files(package_dir), package_dir)
+
+
+def notebook_code(path: Path) -> list[str]:
+    import jupytext
+
+    return [c.source for c in jupytext.read(path).cells if c.cell_type == "code"]
 
 
 def semantic_parameters(parameters: dict) -> dict:
@@ -174,7 +252,8 @@ def cache_key(nb: Notebook, notebooks: dict[str, Notebook], profile: str,
         return memo[nb.id]
     h = hashlib.sha256()
     h.update(b"notebook\0" + nb.path.read_bytes())
-    h.update(b"library\0" + library_digest(package_dir).encode())
+    closure = library_closure(notebook_code(nb.path), package_dir)
+    h.update(b"library\0" + files_digest(closure, package_dir).encode())
     h.update(b"profile\0" + profile.encode())
     params = semantic_parameters(parameters or {})
     h.update(b"parameters\0" + json.dumps(params, sort_keys=True, default=str).encode())

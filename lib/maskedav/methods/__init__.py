@@ -1,0 +1,28 @@
+"""Pre-training methods: the four ancestors (MAE, VideoMAE, AudioMAE, CAV-MAE) and the papers' methods.
+
+Every method is an ``nn.Module`` with ``forward(batch) -> (loss, logs)``, ``.encoder``, a config dataclass
+(``Config.from_profile(profile)`` for the book's small sizes, ``Config.paper(...)`` for the papers') and
+the inspection API of :class:`~maskedav.methods.base.PretrainMethod` (``reconstruct``, ``attention_maps``,
+``features``, ``embed``).
+"""
+from .audiomae import AudioMAE, AudioMAEConfig
+from .base import (MaskedPixelAutoencoder, MethodConfig, PretrainMethod, as_mask, norm_pix_stats,
+                   per_sample_masked_mse, reconstruction_dict, spectrogram_to_rgb)
+from .cav_mae import CAVMAE, CAVMAEConfig, CAVMAEDecoder, CAVMAEEncoder, JointBlock
+from .mae import MAE, MAEConfig
+from .videomae import VideoMAE, VideoMAEConfig
+
+#: name -> (method class, config class) of the baselines.
+BASELINES = {
+    "mae": (MAE, MAEConfig),
+    "videomae": (VideoMAE, VideoMAEConfig),
+    "audiomae": (AudioMAE, AudioMAEConfig),
+    "cav_mae": (CAVMAE, CAVMAEConfig),
+}
+
+__all__ = [
+    "MAE", "MAEConfig", "VideoMAE", "VideoMAEConfig", "AudioMAE", "AudioMAEConfig", "CAVMAE",
+    "CAVMAEConfig", "CAVMAEEncoder", "CAVMAEDecoder", "JointBlock", "MaskedPixelAutoencoder",
+    "MethodConfig", "PretrainMethod", "BASELINES", "as_mask", "norm_pix_stats", "per_sample_masked_mse",
+    "reconstruction_dict", "spectrogram_to_rgb",
+]

@@ -93,7 +93,7 @@ arms = [Arm("per_token", "per_token"),
 t0 = time.perf_counter()
 rows = mvd.run_arms(P, arms, data, device=device)
 print(f"{len(rows)} runs in {time.perf_counter() - t0:.1f} s")
-rows += mvd.probe_videomae(P, data, size="short", device=device)
+rows += mvd.probe_videomae(P, data, size="short", seeds=plan.extra_teacher_seeds, device=device)
 rows += [r for r in cot_rows if r["arm"] in ("image", "video", "coteach", "videomae")]
 mvd.summarize(rows, ["appearance", "motion", "motion_reversal", "initial_loss", "final_loss", "train_s"])
 

@@ -35,6 +35,7 @@ CHAPTERS: dict[str, tuple[str, str]] = {
     "kdc_mae": ("kdc-mae", "KDC-MAE: complementary masks and self-distillation"),
     "crossvideomae": ("crossvideomae", "CrossVideoMAE: video and sampled-frame MAE"),
     "av_maskenhancer": ("av-maskenhancer", "AV-MaskEnhancer: audio-visual cross-attention"),
+    "performance": ("performance", "Performance: throughput and numerics"),
 }
 
 PACKAGE_NAME = __name__.split(".")[0]  # "maskedav", whatever folder package_dir is

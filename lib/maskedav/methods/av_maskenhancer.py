@@ -755,6 +755,23 @@ class _cpu_threads:
         return False
 
 
+def _on_device(data: dict, keys, device) -> dict:
+    """The training tensors on a CUDA device (batches are then gathered there: at the gpu profile a
+    batch of clips is ~100 MB, and gathering and copying it on the host dominated the step); on CPU as is."""
+    if torch.device(device).type == "cpu":
+        return data
+    return {k: data[k].to(device) for k in keys}
+
+
+def _preload(splits, data, profile, device) -> dict:
+    """What :func:`parallel_map`'s workers receive: the loaded splits on CPU (shared memory); nothing on a
+    GPU machine, whose workers read the splits from the disk cache the parent wrote (no multi-GB
+    shared-memory transfer)."""
+    if torch.device(device).type != "cpu":
+        return {}
+    return _shipped(splits, data, profile)
+
+
 @dataclass
 class PretrainRun:
     """One pre-training run: its variant, seed, config, held-out curve and final metrics."""
@@ -836,6 +853,7 @@ def pretrain(profile, variant: str, seed: int, *, mask_ratio: float = 0.9, data:
     pre = load_split(P, "pretrain", data)
     held = heldout_set(P, mask_ratio, data)
     keys = ("video", "mfcc") if cfg.audio else ("video",)
+    pre = _on_device(pre, keys, device)
     torch.manual_seed(seed)
     model = AVMaskEnhancer(cfg).to(device)
     tcfg = TrainConfig.from_profile(P.train, steps=steps, seed=seed, progress=False)
@@ -896,6 +914,7 @@ def pretrain_cav_mae(profile, seed: int, *, mask_ratio: float = 0.75, steps: int
     device = torch.device(device or P.resolve_device())
     keys = ("fbank", "video")
     held = {k: val[k][:256] for k in keys}
+    pre = _on_device(pre, keys, device)
     torch.manual_seed(seed)
     model = CAVMAE(cfg).to(device)
     tcfg = TrainConfig.from_profile(P.train, steps=steps, seed=seed, progress=False)
@@ -950,7 +969,8 @@ def run_cav_mae(profile, seeds: Sequence[int], mask_ratios: Sequence[float] = (0
     runs = [pretrain_cav_mae(**job, cached_only=True) for job in jobs]
     todo = [job for job, run in zip(jobs, runs) if run is None]
     workers = default_workers(device, len(todo), n_steps) if workers is None else workers
-    trained = iter(parallel_map(pretrain_cav_mae, todo, workers, _shipped(("pretrain", "val"), None, P)))
+    preload = _preload(("pretrain", "val"), None, P, device)
+    trained = iter(parallel_map(pretrain_cav_mae, todo, workers, preload))
     runs = [run if run is not None else next(trained) for run in runs]
     out: dict[tuple, list[PretrainRun]] = {}
     for job, run in zip(jobs, runs):
@@ -968,16 +988,19 @@ def run_cav_mae(profile, seeds: Sequence[int], mask_ratios: Sequence[float] = (0
 
 
 def default_workers(device=None, n_jobs: int = 2, steps: int = 0) -> int:
-    """Worker processes for a batch of independent runs: 2 on a CPU machine with >= 2 cores when the
-    jobs are long enough to pay for starting the workers (``steps >= 50``), else 1 (in-process).
-    ``MASKEDAV_WORKERS`` overrides. Results do not depend on it (every run seeds itself)."""
-
+    """Worker processes for a batch of independent runs (results do not depend on it: every run seeds
+    itself). CPU: 2 on a machine with >= 2 cores, one thread each. CUDA: up to 4 processes sharing the
+    GPU (the book's small models leave most of it idle; each holds its own copy of the training clips,
+    ~7 GB at the gpu profile). 1 (in-process) for a single job or jobs too short (``steps < 50``) to pay
+    for starting workers. ``MASKEDAV_WORKERS`` overrides."""
     env = os.environ.get("MASKEDAV_WORKERS")
     if env:
         return max(1, int(env))
     dev = torch.device(device) if device is not None else torch.device("cpu")
-    if dev.type != "cpu" or n_jobs < 2 or steps < 50:
+    if n_jobs < 2 or steps < 50:
         return 1
+    if dev.type == "cuda":
+        return max(1, min(4, n_jobs, (os.cpu_count() or 2) // 2))
     return max(1, min(2, os.cpu_count() or 1, n_jobs))
 
 
@@ -1024,7 +1047,7 @@ def run_variants(profile, variants: Sequence[str], seeds: Sequence[int], *, mask
     runs = [pretrain(**job, cached_only=True) for job in jobs]             # saved runs: load here
     todo = [job for job, run in zip(jobs, runs) if run is None]
     workers = default_workers(device, len(todo), n_steps) if workers is None else workers
-    trained = iter(parallel_map(pretrain, todo, workers, _shipped(("pretrain", "val"), data, P)))
+    trained = iter(parallel_map(pretrain, todo, workers, _preload(("pretrain", "val"), data, P, device)))
     runs = [run if run is not None else next(trained) for run in runs]
     out: dict[tuple, list[PretrainRun]] = {}
     for job, run in zip(jobs, runs):
@@ -1144,7 +1167,7 @@ def evaluate_runs(profile, runs: Sequence[PretrainRun], *, probe_tasks=None, fin
     jobs = [dict(profile=P, run=r, seed=r.seed, probe_tasks=probe_tasks, finetune_tasks=finetune_tasks,
                  device=device) for r in runs]
     workers = default_workers(device, len(jobs), P.train.finetune_steps) if workers is None else workers
-    out = parallel_map(_downstream_job, jobs, workers, _shipped(("train", "val", "test"), None, P))
+    out = parallel_map(_downstream_job, jobs, workers, _preload(("train", "val", "test"), None, P, device))
     return pd.DataFrame([row for rows in out for row in rows])
 
 

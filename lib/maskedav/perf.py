@@ -1,0 +1,242 @@
+"""Performance and numerics: training throughput of every method at the papers' sizes, and the error
+of bf16 / fused attention against a float64 reference.
+
+Nothing here is a paper's number: every row says the device, precision and attention kernel that
+produced it. Three measurements, each a function returning table rows:
+
+* :func:`attention_numerics` — ``scaled_dot_product_attention`` through each kernel PyTorch offers on
+  the device (``flash``, ``efficient``, ``cudnn``, ``math``) in float32 and bfloat16, on the attention
+  shapes of ViT-B (12 heads × 64 on 196 / 1568 tokens, MAE / VideoMAE), against the float64 math
+  kernel: max and mean absolute error, relative Frobenius error. A kernel that cannot run a case is
+  reported as unavailable, not skipped.
+* :func:`training_numerics` — one method, the same initial weights and batches, trained ``steps`` steps
+  in fp32 and under bf16 autocast: the loss of each, their relative gap at every step, and the cosine
+  between the first step's fp32 and bf16 gradients.
+* :func:`throughput` — median wall time of a training step (forward, backward, AdamW) of each method at
+  the papers' configuration (``Config.paper()``), in fp32 and bf16 autocast: steps/s, clips/s, peak
+  memory. :data:`PAPER_METHODS` lists what is built (input shapes from the configs).
+
+``notebooks/performance/benchmark.py`` runs them at a profile: at ``smoke`` / ``cpu`` on the book's small
+configurations (the code path, CPU timings), on a GPU at the papers' sizes.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["attention_numerics", "training_numerics", "throughput", "step_times", "PAPER_METHODS",
+           "build_method", "dummy_batch", "KERNELS"]
+
+#: ``scaled_dot_product_attention`` kernels by name (torch.nn.attention.SDPBackend members).
+KERNELS = ("math", "flash", "efficient", "cudnn")
+
+
+def _backend(name: str):
+    from torch.nn.attention import SDPBackend
+
+    return {"math": SDPBackend.MATH, "flash": SDPBackend.FLASH_ATTENTION,
+            "efficient": SDPBackend.EFFICIENT_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION}[name]
+
+
+def _sdpa(q, k, v, kernel: str) -> torch.Tensor:
+    from torch.nn.attention import sdpa_kernel
+
+    with sdpa_kernel(_backend(kernel)):
+        return F.scaled_dot_product_attention(q, k, v)
+
+
+@torch.no_grad()
+def attention_numerics(device=None, *, shapes: Sequence[tuple] = ((8, 12, 196, 64), (4, 12, 1568, 64)),
+                       kernels: Sequence[str] = KERNELS, dtypes=(torch.float32, torch.bfloat16),
+                       seed: int = 0) -> list[dict]:
+    """Error of each SDPA kernel × dtype against float64 math attention, per ``(B, heads, N, head_dim)``.
+
+    Inputs are N(0, 1) queries / keys / values (logits of std ``sqrt(head_dim)`` before the
+    ``1/sqrt(d)`` scale, as in a freshly initialised ViT). Rows: ``shape, kernel, dtype, available,
+    max_abs_err, mean_abs_err, rel_err`` (``rel_err = ||out - ref||_F / ||ref||_F``)."""
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    rows = []
+    for shape in shapes:
+        q, k, v = (torch.randn(*shape, generator=g, dtype=torch.float64) for _ in range(3))
+        ref = F.scaled_dot_product_attention(q, k, v).to(device)    # float64 math kernel (CPU)
+        for dtype in dtypes:
+            qd, kd, vd = (t.to(device, dtype) for t in (q, k, v))
+            for kernel in kernels:
+                row = dict(shape="×".join(map(str, shape)), kernel=kernel, dtype=str(dtype).replace("torch.", ""),
+                           device=device.type)
+                try:
+                    out = _sdpa(qd, kd, vd, kernel).double()
+                except RuntimeError as err:              # kernel not available for this device / dtype / shape
+                    rows.append(dict(row, available=False, max_abs_err=float("nan"), mean_abs_err=float("nan"),
+                                     rel_err=float("nan"), note=str(err).splitlines()[0][:80]))
+                    continue
+                diff = (out - ref).abs()
+                rows.append(dict(row, available=True, max_abs_err=float(diff.max()), mean_abs_err=float(diff.mean()),
+                                 rel_err=float(torch.linalg.norm(out - ref) / torch.linalg.norm(ref)), note=""))
+    return rows
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def step_times(method: torch.nn.Module, batch_fn: Callable[[int], dict], *, precision: str = "fp32",
+               steps: int = 10, warmup: int = 3, device=None) -> list[float]:
+    """Wall seconds of each timed training step (forward under :func:`maskedav.train.autocast`, backward,
+    AdamW), after ``warmup`` untimed steps. The method's weights change (use a fresh one)."""
+    from maskedav.train import to_device
+    from maskedav.train.engine import autocast
+    from maskedav.train.optim import make_optimizer, param_groups
+
+    device = torch.device(device) if device is not None else next(method.parameters()).device
+    method.to(device).train()
+    opt = make_optimizer(param_groups(method, 0.05), 1e-4, (0.9, 0.95))
+    times = []
+    for i in range(warmup + steps):
+        batch = to_device(batch_fn(i), device)
+        _synchronize(device)
+        t0 = time.perf_counter()
+        with autocast(device, precision):
+            loss, _ = method(batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        _synchronize(device)
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return times
+
+
+#: The papers' methods the throughput table builds: label -> (module of maskedav.methods, method class,
+#: config class, keyword arguments of ``Config.paper``).
+PAPER_METHODS: dict[str, tuple[str, str, str, dict]] = {
+    "MAE ViT-B (224², 75 %)": ("mae", "MAE", "MAEConfig", dict(size="b")),
+    "VideoMAE ViT-B (16×224², 90 % tube)": ("videomae", "VideoMAE", "VideoMAEConfig", dict(size="b")),
+    "AudioMAE ViT-B (1024×128 fbank, 80 %)": ("audiomae", "AudioMAE", "AudioMAEConfig", {}),
+    "CAV-MAE ViT-B (fbank + 1 frame)": ("cav_mae", "CAVMAE", "CAVMAEConfig", {}),
+    "AV-MaskEnhancer ViT-B (16×224² + 2.56 s audio, 90 %)": ("av_maskenhancer", "AVMaskEnhancer",
+                                                             "AVMaskEnhancerConfig", {}),
+}
+
+
+def build_method(module: str, method_cls: str, config_cls: str, kwargs: dict | None = None, *,
+                 small_profile=None) -> torch.nn.Module:
+    """A method at the paper's size (``Config.paper(**kwargs)``) or, with ``small_profile``, at that
+    profile's small size (``Config.from_profile``)."""
+    import importlib
+
+    mod = importlib.import_module(f"maskedav.methods.{module}")
+    cfg_cls = getattr(mod, config_cls)
+    cfg = cfg_cls.from_profile(small_profile) if small_profile is not None else cfg_cls.paper(**(kwargs or {}))
+    return getattr(mod, method_cls)(cfg)
+
+
+def dummy_batch(method: torch.nn.Module, batch_size: int, seed: int = 0) -> dict:
+    """Random inputs with the shapes ``method``'s config asks for: ``video`` / ``image`` in [0, 1],
+    ``fbank`` (log-mel-like values) and, for AV-MaskEnhancer, ``audio`` (waveform of ``audio_samples``)."""
+    from maskedav.configs import ViTConfig
+
+    g = torch.Generator().manual_seed(seed)
+    cfg = method.config
+    batch = {}
+    for vit in (getattr(cfg, n, None) for n in ("vit", "video", "audio")):
+        if not isinstance(vit, ViTConfig):
+            continue
+        if vit.modality == "video":
+            batch["video"] = torch.rand(batch_size, vit.in_chans, *vit.input_size, generator=g)
+        elif vit.modality == "image":
+            batch["image"] = torch.rand(batch_size, vit.in_chans, *vit.input_size, generator=g)
+        else:
+            batch["fbank"] = torch.randn(batch_size, *vit.input_size, generator=g) * 3 - 5
+    if getattr(cfg, "audio", None) is True:
+        batch["audio"] = torch.randn(batch_size, cfg.audio_samples, generator=g) * 0.1
+    return batch
+
+
+def throughput(device=None, *, batch_size: int = 32, precisions: Sequence[str] = ("fp32", "bf16"),
+               steps: int = 10, warmup: int = 3, small_profile=None,
+               methods: dict | None = None) -> list[dict]:
+    """Training-step throughput of each of :data:`PAPER_METHODS` (or ``methods``) on ``device``.
+
+    Rows: ``method, precision, batch, params_m, step_ms`` (median), ``step_ms_iqr``, ``clips_per_s``,
+    ``peak_mem_gib`` (CUDA), ``sdpa`` (the kernel PyTorch's dispatcher picks is not observable here:
+    "auto"). Out-of-memory is reported as such."""
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    rows = []
+    for name, spec in (methods or PAPER_METHODS).items():
+        for precision in precisions:
+            if precision == "bf16" and device.type != "cuda":
+                continue                                     # autocast bf16 is a CUDA path in this book
+            torch.manual_seed(0)
+            method = build_method(*spec, small_profile=small_profile)
+            batch = dummy_batch(method, batch_size)
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats(device)
+            label = name if small_profile is None else name.split(" ViT-")[0] + " (the profile's small size)"
+            row = dict(method=label, precision=precision, batch=batch_size, device=device.type,
+                       params_m=sum(p.numel() for p in method.parameters() if p.requires_grad) / 1e6)
+            try:
+                t = step_times(method, lambda i: batch, precision=precision, steps=steps, warmup=warmup,
+                               device=device)
+            except torch.OutOfMemoryError:
+                rows.append(dict(row, step_ms=float("nan"), step_ms_iqr=float("nan"), clips_per_s=float("nan"),
+                                 peak_mem_gib=float("nan"), note="out of memory"))
+                continue
+            finally:
+                del method
+            q1, med, q3 = np.percentile(t, [25, 50, 75])
+            peak = torch.cuda.max_memory_allocated(device) / 2 ** 30 if device.type == "cuda" else float("nan")
+            rows.append(dict(row, step_ms=1e3 * med, step_ms_iqr=1e3 * (q3 - q1), clips_per_s=batch_size / med,
+                             peak_mem_gib=peak, note=""))
+    return rows
+
+
+def training_numerics(spec: tuple = PAPER_METHODS["VideoMAE ViT-B (16×224², 90 % tube)"], *, small_profile=None, batch_size: int = 8, steps: int = 20, lr: float = 1.5e-4,
+                      device=None, seed: int = 0) -> tuple[list[dict], float]:
+    """fp32 vs bf16-autocast training of one method from the same weights on the same batches.
+
+    Returns ``(rows, grad_cosine)``: rows ``step, loss_fp32, loss_bf16, rel_gap`` (``|bf16 - fp32| / fp32``)
+    and the cosine similarity between the flattened gradients of the first step in the two precisions.
+    Masks are drawn from each method's own generator, re-seeded identically, so both runs see the same
+    masks. On a CPU device bf16 autocast is off (the book's :func:`~maskedav.train.autocast`), so the two
+    runs agree to the last bit there."""
+    from maskedav.train import to_device
+    from maskedav.train.engine import autocast
+    from maskedav.train.optim import make_optimizer, param_groups
+
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    torch.manual_seed(seed)
+    base = build_method(*spec, small_profile=small_profile)
+    state = {k: v.clone() for k, v in base.state_dict().items()}
+    batches = [dummy_batch(base, batch_size, seed=seed + i) for i in range(steps)]
+    losses, grads = {}, {}
+    for precision in ("fp32", "bf16"):
+        m = base
+        m.load_state_dict(state)
+        if getattr(m, "generator", None) is not None:
+            m.generator.manual_seed(int(getattr(m.config, "seed", 0)))
+        m.to(device).train()
+        opt = make_optimizer(param_groups(m, 0.05), lr, (0.9, 0.95))
+        losses[precision] = []
+        for i, b in enumerate(batches):
+            with autocast(device, precision):
+                loss, _ = m(to_device(b, device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if i == 0:
+                grads[precision] = torch.cat([p.grad.detach().float().flatten() for p in m.parameters()
+                                              if p.grad is not None])
+            opt.step()
+            losses[precision].append(float(loss.detach()))
+    rows = [dict(step=i, loss_fp32=a, loss_bf16=b, rel_gap=abs(b - a) / abs(a) if a else float("nan"))
+            for i, (a, b) in enumerate(zip(losses["fp32"], losses["bf16"]))]
+    cos = float(F.cosine_similarity(grads["fp32"], grads["bf16"], dim=0))
+    return rows, (cos if math.isfinite(cos) else float("nan"))

@@ -173,3 +173,26 @@ def test_cli_exit_status_is_nonzero_on_failure(toy_book):
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "FAILED mvd/broken" in proc.stdout
+
+
+def test_stage_shows_other_profile_trees_as_their_own_part(toy_book, tmp_path):
+    """A results tree under ``<results>/profiles/<name>/`` (e.g. a gpu run brought back from a lent GPU) is
+    staged as a part of its own; a failed run there is not published; its folder is not copied as results."""
+    import yaml
+
+    from maskedav.book.build import stage
+
+    nbs, _, results = toy_book
+    tree = results / "profiles" / "gpu" / "notebooks" / "mvd"
+    tree.mkdir(parents=True)
+    for name, status in (("independent", "ok"), ("broken", "failed")):
+        (tree / f"{name}.ipynb").write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4,
+                                                        "nbformat_minor": 5}))
+        (tree / f"{name}.run.json").write_text(json.dumps({"status": status, "device": {"gpu": "Toy GPU"}}))
+    staged = stage(results, tmp_path / "stage", nbs)
+    toc = yaml.safe_load((staged / "_toc.yml").read_text())
+    gpu_parts = [p for p in toc["parts"] if p["caption"].startswith("Runs at the gpu profile")]
+    assert len(gpu_parts) == 1 and "Toy GPU" in gpu_parts[0]["caption"]
+    assert gpu_parts[0]["chapters"] == [{"file": "profiles/gpu/notebooks/mvd/independent"}]
+    assert (staged / "profiles" / "gpu" / "notebooks" / "mvd" / "independent.ipynb").exists()
+    assert not (staged / "results" / "profiles").exists()

@@ -84,6 +84,37 @@ def _profiles_page() -> str:
         "in its provenance file `results/<paper>/<id>.json`.", ""])
 
 
+#: ``<results>/profiles/<profile>/`` holds complete results trees of runs at other profiles than the main
+#: one (e.g. ``gpu`` on a lent H100: ``scripts/gpu_book.sh``); the book shows them as parts of their own.
+OTHER_PROFILES_DIR = "profiles"
+
+
+def _stage_other_profiles(results: Path, notebooks: dict, stage_dir: Path) -> list[dict]:
+    """Stage the executed notebooks of every ``<results>/profiles/<name>/`` tree (runs that ended ok)
+    and return one TOC part per tree, captioned with the profile and the device of its runs."""
+    parts = []
+    root = results / OTHER_PROFILES_DIR
+    for tree in sorted(root.iterdir()) if root.exists() else []:
+        files, devices = [], set()
+        for nb in execution_order(notebooks):
+            src = tree / "notebooks" / f"{nb.id}.ipynb"
+            rec = tree / "notebooks" / f"{nb.id}.run.json"
+            if not (src.exists() and rec.exists()):
+                continue
+            run = json.loads(rec.read_text())
+            if run.get("status") != "ok":
+                continue
+            devices.add((run.get("device") or {}).get("gpu") or (run.get("device") or {}).get("cpu") or "?")
+            dst = stage_dir / OTHER_PROFILES_DIR / tree.name / "notebooks" / f"{nb.id}.ipynb"
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+            files.append(f"{OTHER_PROFILES_DIR}/{tree.name}/notebooks/{nb.id}")
+        if files:
+            parts.append({"caption": f"Runs at the {tree.name} profile ({', '.join(sorted(devices))})",
+                          "chapters": [{"file": f} for f in files]})
+    return parts
+
+
 def stage(results_dir=None, stage_dir: Path | None = None, notebooks_dir=None) -> Path:
     """Copy book sources and executed notebooks into ``stage_dir`` and write ``_toc.yml``."""
     root = repo_root()
@@ -115,7 +146,7 @@ def stage(results_dir=None, stage_dir: Path | None = None, notebooks_dir=None) -
         chapters.setdefault(nb.folder, []).append(f"notebooks/{nb.id}")
     # figures the notebooks wrote, so that pages may link them
     for sub in results.iterdir() if results.exists() else []:
-        if sub.is_dir() and sub.name != "notebooks":
+        if sub.is_dir() and sub.name not in ("notebooks", OTHER_PROFILES_DIR):
             shutil.copytree(sub, stage_dir / "results" / sub.name)
     if (results / "claims.csv").exists():
         shutil.copy2(results / "claims.csv", stage_dir / "results" / "claims.csv")
@@ -126,6 +157,7 @@ def stage(results_dir=None, stage_dir: Path | None = None, notebooks_dir=None) -
                                 if kv[0] in CHAPTERS else 99):
         parts.append({"caption": CHAPTERS.get(folder, (folder, folder))[1],
                       "chapters": [{"file": f} for f in files]})
+    parts += _stage_other_profiles(results, notebooks, stage_dir)
     toc = {"format": "jb-book", "root": "intro", "parts": parts}
     (stage_dir / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     return stage_dir

@@ -17,6 +17,9 @@ def main(argv: list[str] | None = None) -> int:
                      help="a chapter (e.g. mvd, kdc-mae) or notebook id; repeatable; "
                           "dependencies are included")
     run.add_argument("--force", action="store_true", help="ignore the cache")
+    run.add_argument("--without-needs", action="store_true",
+                     help="run only the --only notebooks, not what they need (recorded in each run record "
+                          "as needs_skipped; for notebooks that read nothing of their upstream)")
     run.add_argument("--results-dir", default=None)
     run.add_argument("--notebooks-dir", default=None)
     st = sub.add_parser("status", help="every manifest artifact: present / missing / stale")
@@ -34,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         from .runner import run_book
 
         only = [x for item in args.only for x in item.split(",") if x] if args.only else None
-        results = run_book(args.profile, only, args.force, args.results_dir, args.notebooks_dir)
+        results = run_book(args.profile, only, args.force, args.results_dir, args.notebooks_dir,
+                           without_needs=args.without_needs)
         bad = [r for r in results if r.status in ("failed", "blocked")]
         print(f"{len(results) - len(bad)} notebook(s) ok or cached, {len(bad)} failed or blocked")
         return 1 if bad else 0

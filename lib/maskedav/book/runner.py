@@ -99,15 +99,21 @@ def _execute(nb: Notebook, output: Path, parameters: dict, timeout: int | None,
 def run_book(profile: str | None = None, only: list[str] | None = None, force: bool = False,
              results_dir: str | os.PathLike | None = None, notebooks_dir: str | None = None,
              progress_bar: bool | None = None, log=print,
-             package_dir: Path | None = None) -> list[RunResult]:
+             package_dir: Path | None = None, without_needs: bool = False) -> list[RunResult]:
     """Run every notebook (or those of ``only`` and their dependencies); return one result each.
 
     ``package_dir`` overrides the library whose source enters the cache key (tests use a copy).
+    ``without_needs``: run only the notebooks ``only`` names, not their dependencies; each run record
+    lists the dependencies it ran without (``needs_skipped``).
     """
     prof = get_profile(profile)
     results = results_root(results_dir)
     notebooks = discover(Path(notebooks_dir) if notebooks_dir else None)
     order = execution_order(notebooks, only)
+    if without_needs:
+        if not only:
+            raise ValueError("without_needs needs `only`")
+        order = [nb for nb in order if nb.id in only or nb.folder in only or nb.paper in only]
     if progress_bar is None:
         progress_bar = sys.stderr.isatty()
     memo: dict[str, str] = {}
@@ -144,6 +150,7 @@ def run_book(profile: str | None = None, only: list[str] | None = None, force: b
             Path(context["cache_manifest"]).unlink(missing_ok=True)
             rec = {**asdict(res), "profile": prof.name, "parameters": parameters,
                    "cache_files": cache_files,
+                   "needs_skipped": [d for d in nb.needs if d not in outcomes] if without_needs else [],
                    "started_at": context["started_at"], "git": provenance.git_state(),
                    "device": provenance.device_info(prof.resolve_device()),
                    "versions": provenance.library_versions()}

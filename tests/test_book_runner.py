@@ -196,3 +196,14 @@ def test_stage_shows_other_profile_trees_as_their_own_part(toy_book, tmp_path):
     assert gpu_parts[0]["chapters"] == [{"file": "profiles/gpu/notebooks/mvd/independent"}]
     assert (staged / "profiles" / "gpu" / "notebooks" / "mvd" / "independent.ipynb").exists()
     assert not (staged / "results" / "profiles").exists()
+
+
+def test_without_needs_runs_only_the_named_notebook_and_records_what_it_skipped(toy_book):
+    nbs, lib, results = toy_book
+    out = run_book("smoke", only=["data/a_student"], results_dir=results, notebooks_dir=nbs, progress_bar=False,
+                   log=lambda *_: None, package_dir=lib, without_needs=True)
+    assert [(r.notebook, r.status) for r in out] == [("data/a_student", "ok")]
+    rec = json.loads((results / "notebooks" / "data" / "a_student.run.json").read_text())
+    assert rec["needs_skipped"] == ["data/z_teacher"]
+    with pytest.raises(ValueError):
+        run_book("smoke", results_dir=results, notebooks_dir=nbs, log=lambda *_: None, without_needs=True)

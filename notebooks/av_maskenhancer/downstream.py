@@ -16,8 +16,9 @@
 # labelled tasks: a linear probe on frozen, mean-pooled features for every task, and (Table II) the
 # profile's short end-to-end fine-tune on `appearance` (the shape of the main object: SynthAV's analogue
 # of an appearance-dominated action dataset such as UCF101, the paper's benchmark). The claims use the
-# linear probe on `appearance`: in a pilot the short fine-tune stayed at chance level for every model
-# (200 steps are too few to learn the task from these encoders), so it cannot rank them.
+# linear probe on `appearance` (chosen before the runs: a helper's pilot saw the profile's short fine-tune
+# stay near chance for every model); the fine-tune is reported beside it, and the last cell says whether it
+# separates any model from chance in this run.
 #
 # * **Table II** (cross-attention w/o vs w/): every variant pre-trained in `pretrain`, including both
 #   definitions of "w/o" (the paper does not define it) and the shuffled-audio control.

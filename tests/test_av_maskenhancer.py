@@ -308,3 +308,16 @@ def test_tables_and_claims_from_per_seed_rows(tmp_path):
     assert dict(zip(table.claim, table.verdict)) == {"C4": "reproduced", "C3": "inconclusive"}
     saved = read_claims(tmp_path)
     assert set(saved.claim_id) == {"C3", "C4"} and set(saved.paper) == {"av-maskenhancer"}
+
+
+def test_random_init_reference_is_the_starting_encoder_of_every_variant_of_its_seed():
+    from maskedav.methods.av_maskenhancer import random_init_runs
+
+    (run,) = random_init_runs("smoke", [3])[("random_init", 0.9)]
+    assert run.variant == "random_init" and run.seed == 3 and run.steps == 0
+    ref = run.model().encoder.state_dict()
+    for variant in ("videomae", "av_xattn", "av_wo_xattn_global"):
+        torch.manual_seed(3)
+        model = AVMaskEnhancer(AVMaskEnhancerConfig.from_profile("smoke", **VARIANTS[variant], seed=3))
+        for k, v in model.encoder.state_dict().items():
+            assert torch.equal(v, ref[k]), (variant, k)

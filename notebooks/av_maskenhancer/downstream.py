@@ -37,7 +37,6 @@ results_dir = None
 import pandas as pd
 from IPython.display import Markdown, display
 
-from maskedav.claims import verdict
 from maskedav.data.synthav import num_classes
 from maskedav.methods import av_maskenhancer as avme
 from maskedav.profiles import get_profile
@@ -103,10 +102,8 @@ verdicts = avme.claim_verdicts({
 
 # %%
 rand = avme.accuracy_by_seed(scores, "random_init", protocol="linear probe")
-sanity = pd.DataFrame([dict(variant=avme.VARIANT_LABELS[v], **{k: getattr(x, k) for k in
-                                                              ("mean_a", "mean_b", "effect", "p_value", "verdict")})
-                       for v in MAIN for x in [verdict(*avme.paired(acc[v], rand), direction="greater")]])
-display(sanity.rename(columns={"mean_a": "pre-trained", "mean_b": "random init"}).round(3))
+sanity = avme.versus_random_init(scores, MAIN)
+display(sanity.round(3))
 beats = sanity[sanity.verdict == "reproduced"].variant.tolist()
 display(Markdown(
     f"Linear-probe top-1 on appearance of the random-init encoder: {avme.mean_std(list(rand.values()))[0]:.1f} %. "

@@ -107,6 +107,7 @@ __all__ = [
     "claim_verdicts", "record_claims", "describe_verdict", "final_table", "curves_frame", "fig3_figure",
     "pick_clips", "fig2_figure", "architecture_trace", "fig1_figure", "MODALITY_GROUPS", "table1",
     "table2", "degradation_table", "degradation_figure", "downstream_summary", "accuracy_by_seed",
+    "versus_random_init",
     "by_seed", "paired", "relative_gain", "curve_value", "mean_std",
 ]
 
@@ -625,6 +626,7 @@ def load_split(profile, split: str, data: dict | None = None, *, fbank: bool = F
 
     from maskedav.data import synthav
     from maskedav.paths import cache_root
+    from maskedav.train.engine import _atomic_save
 
     P = _profile(profile)
     cfg = synthav_config(P, **(data or {}))
@@ -648,10 +650,7 @@ def load_split(profile, split: str, data: dict | None = None, *, fbank: bool = F
             synthav.clear_cache()
             if torch.device(device).type == "cuda":
                 torch.cuda.empty_cache()              # workers on the same GPU need the memory back
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")     # concurrent writers
-            torch.save(_DATA[key], tmp)
-            tmp.replace(path)
+            _atomic_save(_DATA[key], path)            # per-process temp file: workers may write at once
     out = _DATA[key]
     if fbank and "fbank" not in out:
         from maskedav.data.audio import fbank as kaldi_fbank
@@ -1083,11 +1082,6 @@ def run_variants(profile, variants: Sequence[str], seeds: Sequence[int], *, mask
 # Downstream evaluation of the video encoder alone
 
 
-def _chunks(d: dict, keys, batch_size: int) -> list[dict]:
-    n = len(d[keys[0]])
-    return [{k: d[k][a:a + batch_size] for k in keys} for a in range(0, n, batch_size)]
-
-
 def _embed_av(model, batch):
     return model.embed(batch)
 
@@ -1128,7 +1122,7 @@ def downstream(method, profile, *, seed: int = 0, probe_tasks: Sequence[str] | N
     from maskedav.eval import extract_features, finetune, linear_probe
     from maskedav.train import TrainConfig
 
-    from .recipes import make_batch_fn
+    from .recipes import _chunks, make_batch_fn
 
     P = _profile(profile)
     device = torch.device(device or P.resolve_device())
@@ -1579,6 +1573,24 @@ def accuracy_by_seed(df, variant: str, mask_ratio: float = 0.9, protocol: str = 
     """``{seed: test accuracy}`` of one variant / ratio / protocol / task in :func:`evaluate_runs`' rows."""
     sel = df[(df.variant == variant) & (df.mask_ratio == mask_ratio) & (df.protocol == protocol) & (df.task == task)]
     return {int(s): float(a) for s, a in zip(sel.seed, sel.test_acc)}
+
+
+def versus_random_init(df, variants: Sequence[str], mask_ratio: float = 0.9, protocol: str = "linear probe",
+                       task: str = "appearance"):
+    """Sanity check before the downstream claims (not a paper claim): each pre-trained variant against the
+    random-init encoder of the same seeds (:func:`random_init_runs`), by the claims' rule
+    (:func:`maskedav.claims.verdict`, pre-trained > random init). One row per variant."""
+    import pandas as pd
+
+    from maskedav.claims import verdict
+
+    rand = accuracy_by_seed(df, "random_init", mask_ratio, protocol, task)
+    rows = []
+    for v in variants:
+        x = verdict(*paired(accuracy_by_seed(df, v, mask_ratio, protocol, task), rand), direction="greater")
+        rows.append(dict(variant=VARIANT_LABELS[v], pretrained=x.mean_a, random_init=x.mean_b, effect=x.effect,
+                         p_value=x.p_value, verdict=x.verdict))
+    return pd.DataFrame(rows)
 
 
 def describe_verdict(cid: str, v, fmt: str = ".4g", unit: str = "") -> str:

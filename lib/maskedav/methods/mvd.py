@@ -1003,30 +1003,11 @@ def probe_videomae(profile, data: dict, *, size: str = "base", seeds=None, devic
 # ----------------------------------------------------------------------------------------- timing
 def measure_step_time(method: nn.Module, batch_fn: Callable[[int], dict], *, steps: int = 8, warmup: int = 2,
                       device=None) -> float:
-    """Median wall-clock seconds of one training step (forward, backward, AdamW) on this machine.
+    """Median wall-clock seconds of one fp32 training step (forward, backward, AdamW) on this machine
+    (:func:`maskedav.perf.step_times`). The method's weights change (use a fresh method)."""
+    from maskedav.perf import step_times
 
-    Runs on a throw-away optimiser; the method's weights change (use a fresh method)."""
-    from maskedav.train import to_device
-    from maskedav.train.optim import make_optimizer, param_groups
-
-    device = torch.device(device) if device is not None else next(method.parameters()).device
-    method.to(device).train()
-    opt = make_optimizer(param_groups(method, 0.05), 1e-4, (0.9, 0.95))
-    times = []
-    for i in range(warmup + steps):
-        batch = to_device(batch_fn(i), device)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        loss, _ = method(batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    return float(np.median(step_times(method, batch_fn, steps=steps, warmup=warmup, device=device)))
 
 
 def model_cost(encoder: ViTEncoder, input_size: Sequence[int]) -> dict:

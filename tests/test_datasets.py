@@ -229,3 +229,56 @@ def test_transforms():
     batch = TR.repeat_batch({"label": torch.tensor([5, 7]), "labels": {"a": torch.tensor([1, 2])}}, 3)
     assert batch["label"].tolist() == [5, 5, 5, 7, 7, 7] and batch["labels"]["a"].tolist() == [1, 1, 1, 2, 2, 2]
     assert TR.resize_center_crop(torch.rand(3, 2, 30, 60), 16).shape == (3, 2, 16, 16)
+
+
+def _ucf_with_bad_files(tmp_path, names):
+    (tmp_path / "ucfTrainTestlist").mkdir()
+    (tmp_path / "ucfTrainTestlist" / "classInd.txt").write_text("1 A\n")
+    for n in names:
+        if "garbage" in n:
+            (tmp_path / "UCF-101" / n).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / "UCF-101" / n).write_bytes(b"\x00\x01 not a video" * 100)
+        else:
+            video_file(tmp_path / "UCF-101" / n, audio=False)
+    (tmp_path / "ucfTrainTestlist" / "trainlist01.txt").write_text("".join(f"{n} 1\n" for n in names))
+
+
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_bad_files_found_in_loader_workers_reach_the_parents_report(tmp_path, context):
+    # Issue 11: with num_workers > 0 the bad-file bookkeeping stayed in the workers: "0 unreadable"
+    names = ["A/good1.avi", "A/garbage1.avi", "A/good2.avi", "A/garbage2.avi", "A/good3.avi", "A/good4.avi"]
+    _ucf_with_bad_files(tmp_path, names)
+    ds = D.UCF101(tmp_path, "train", skip_bad=True, num_frames=FRAMES, fps=FPS)   # picklable (spawn)
+    loader = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=2, multiprocessing_context=context)
+    indices = torch.cat([b["index"] for b in loader]).tolist()
+    assert indices == [0, 2, 2, 4, 4, 5]                       # each bad item replaced by the next good one
+    assert ds.skipped == 2
+    report = ds.report()
+    assert "2 unreadable" in report and "garbage1.avi" in report and "garbage2.avi" in report
+    # a second epoch (fresh workers) does not count them twice; the parent itself skips them too
+    list(loader)
+    assert ds.skipped == 2 and int(ds[1]["index"]) == 2
+    assert ds.skipped == 2
+
+
+def test_check_drop_keeps_the_count_and_worker_tracking_works_after_it(tmp_path):
+    names = ["A/good1.avi", "A/garbage1.avi", "A/good2.avi"]
+    _ucf_with_bad_files(tmp_path, names)
+    ds = D.UCF101(tmp_path, "train", skip_bad=True, **KW)
+    assert [p for p, _ in ds.check(drop=True)] == [str(tmp_path / "UCF-101" / "A" / "garbage1.avi")]
+    assert len(ds) == 2 and ds.skipped == 1 and "garbage1.avi" in ds.report()
+    ds.items.append((tmp_path / "UCF-101" / "A" / "garbage1.avi", 0))   # put a bad one back at the end
+    loader = torch.utils.data.DataLoader(ds, batch_size=3, num_workers=2)
+    assert torch.cat([b["index"] for b in loader]).tolist() == [0, 1, 0]
+    assert ds.skipped == 1                                     # the same file, counted once
+
+
+def test_middle_start_reads_the_frame_on_screen(tmp_path):
+    # Issue 11: a start between two frames gave the next frame (start="middle" nearly always does)
+    frames, fps = 30, 25.0
+    levels = (torch.arange(frames, dtype=torch.float32) + 1) / (frames + 1)
+    write_video(tmp_path / "v.mp4", levels.view(1, frames, 1, 1).expand(3, frames, 16, 16).clone(), fps=fps)
+    ds = D.MediaDataset([(tmp_path / "v.mp4", 0)], ["a"], num_frames=4, fps=7.5, start="middle")
+    start = ds._start(tmp_path / "v.mp4")
+    ids = [round(float(v) * (frames + 1) - 1) for v in ds[0]["video"].mean((0, 2, 3))]
+    assert ids == [math.floor(fps * (start + k / 7.5) + 1e-6) for k in range(4)]

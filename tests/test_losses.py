@@ -239,3 +239,96 @@ def test_masked_mse_on_videomae_shapes():
     n = 2 * 8 * 8
     assert loss.item() == pytest.approx((n - 1) / n, rel=1e-4)
     assert mask_from_bool(m.mask).num_keep == m.num_keep
+
+
+def _symmetric_kl_reference(x1: torch.Tensor, x2: torch.Tensor, shift: str, eps: float = 1e-12) -> torch.Tensor:
+    """KDC-MAE Eqs. 4-5 written out directly (for float64 autograd)."""
+    def dist(x):
+        y = x - x.min(dim=-1, keepdim=True).values if shift == "per_sample" else x + x.min().abs()
+        return y / y.sum(dim=-1, keepdim=True) + eps
+
+    p, q = dist(x1), dist(x2)
+    kl = lambda a, b: (a * (a.log() - b.log())).sum(-1)  # noqa: E731
+    return (0.5 * (kl(p, q) + kl(q, p))).mean()
+
+
+@pytest.mark.parametrize("shift", ["per_sample", "batch"])
+@pytest.mark.parametrize("dim", [64, 768])
+def test_symmetric_kl_gradient_at_the_zero_entry_matches_float64(shift, dim):
+    # Issue 11: the shifted minimum is exactly 0 (ε-floored); D(q‖p) sends ~q/ε ≈ 1e10 back to that
+    # entry, whose true derivative is 0 (it stays 0 as x moves); in float32 the cancellation through
+    # the min / row sum destroyed the gradient of the argmin coordinate (0.0 instead of 0.0127 here).
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(4, dim, generator=g, dtype=torch.float64), torch.randn(4, dim, generator=g, dtype=torch.float64)
+    a64, b64 = a.clone().requires_grad_(True), b.clone().requires_grad_(True)
+    ref = _symmetric_kl_reference(a64, b64, shift)
+    ga64, gb64 = torch.autograd.grad(ref, (a64, b64))
+    a32, b32 = a.float().requires_grad_(True), b.float().requires_grad_(True)
+    val = L.symmetric_kl(a32, b32, shift=shift)
+    ga32, gb32 = torch.autograd.grad(val, (a32, b32))
+    assert val.item() == pytest.approx(ref.item(), rel=1e-5)
+    for g32, g64 in ((ga32, ga64), (gb32, gb64)):
+        scale = g64.abs().amax(dim=-1, keepdim=True)                 # the row's largest gradient
+        assert torch.all((g32.double() - g64).abs() <= 1e-4 * scale)
+    if shift == "per_sample":
+        # the loss is invariant to x + c and to min + c·(x - min): Σ_j g_j = 0 and g·(x - min) = 0
+        for g32, x in ((ga32, a), (gb32, b)):
+            scale = g32.abs().amax(dim=-1).double()
+            assert torch.all(g32.double().sum(-1).abs() <= 1e-5 * scale)
+            y = x - x.min(-1, keepdim=True).values
+            assert torch.all((g32.double() * y).sum(-1).abs() <= 1e-5 * scale * y.sum(-1))
+        # the argmin coordinate carries minus the sum of the others (D = 64: 0.0127 for row 0)
+        j = a.argmin(-1)
+        assert ga32[0, j[0]].item() == pytest.approx(ga64[0, j[0]].item(), rel=1e-4)
+        assert abs(ga64[0, j[0]].item()) > 1e-3
+
+
+def test_symmetric_kl_hand_gradient_with_disjoint_zeros():
+    # x1 = [0, 1, 3] -> p = [ε, 1/4, 3/4]; x2 = [1, 0, 3] -> q = [1/4, ε, 3/4]
+    # L = ½[(p0-q0)(log p0 - log q0) + (p1-q1)(log p1 - log q1)] (third terms cancel)
+    #   = ½·2·(1/4)·log(1/(4ε)) = ¼·log(1/(4ε))
+    eps = 1e-12
+    x1 = torch.tensor([[0.0, 1.0, 3.0]], requires_grad=True)
+    x2 = torch.tensor([[1.0, 0.0, 3.0]])
+    val = L.symmetric_kl(x1, x2, eps=eps)
+    assert val.item() == pytest.approx(0.25 * math.log(1 / (4 * eps)), rel=1e-6)
+    (g,) = torch.autograd.grad(val, x1)
+    # Only p1, p2 move with x1 (p0 ≡ ε): S = x1_1 + x1_2 - 2·x1_0 = 4, ∂L/∂p_i = ½(log(p_i/q_i) + 1 - q_i/p_i)
+    # ∂L/∂p1 = ½(log(1/(4ε)) + 1), ∂L/∂p2 = 0; ∂p_i/∂y_k = (δ_ik - p_i)/S
+    # => ∂L/∂y1 = ∂L/∂p1 · (1 - 1/4)/4, ∂L/∂y2 = ∂L/∂p1 · (-1/4)/4, and ∂L/∂x0 = -(∂L/∂y1 + ∂L/∂y2)
+    d1 = 0.5 * (math.log(1 / (4 * eps)) + 1)
+    gy1, gy2 = d1 * 0.75 / 4, -d1 * 0.25 / 4
+    expected = torch.tensor([[-(gy1 + gy2), gy1, gy2]])
+    assert torch.allclose(g, expected, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------ preconditions
+def test_feature_regression_rejects_uneven_boolean_mask():
+    # Issue 11: row 0 hides 1 token, row 1 hides 2. select_masked took row 0's count for every row, so
+    # row 1's token 0 was silently dropped: smooth-L1 mean over tokens {0}, {1} instead of {0}, {0, 1}.
+    pred = torch.tensor([[[3.0], [0.0], [0.0]], [[0.5], [2.0], [0.0]]])
+    target = torch.zeros(2, 3, 1)
+    mask = torch.tensor([[True, False, False], [True, True, False]])
+    with pytest.raises(ValueError, match="same number of masked tokens"):
+        L.feature_regression(pred, target, mask)
+    with pytest.raises(ValueError, match="same number of masked tokens"):
+        L.masked_mse(pred[:, :1], target, mask, norm_pix=None)
+    # the all-token MAE form has no such precondition: (9 + 0.25 + 4) / 3 masked tokens
+    assert L.masked_mse(pred, target, mask, norm_pix=None).item() == pytest.approx((9 + 0.25 + 4) / 3)
+    # an even mask still works: tokens {0, 1} of both rows
+    even = torch.tensor([[True, True, False], [True, True, False]])
+    # smooth-L1: |3| - .5 = 2.5, 0, .5·.5² = .125, |2| - .5 = 1.5 -> mean 4.125 / 4
+    assert L.feature_regression(pred, target, even).item() == pytest.approx(4.125 / 4)
+
+
+def test_losses_reject_shapes_that_would_broadcast():
+    target = torch.zeros(2, 4, 3)
+    mask = torch.tensor([[True, True, False, False], [False, True, True, False]])
+    with pytest.raises(ValueError, match=r"pred .*\(2, 1, 3\).*\(2, 2, 3\)"):
+        L.feature_regression(torch.zeros(2, 1, 3), target, mask)      # would broadcast to 2 tokens
+    with pytest.raises(ValueError, match="pred"):
+        L.feature_regression(torch.zeros(2, 4, 1), target)             # would broadcast over C
+    with pytest.raises(ValueError, match="pred"):
+        L.masked_mse(torch.zeros(2, 1, 3), target, mask, norm_pix=None)
+    with pytest.raises(ValueError, match="mask"):
+        L.masked_mse(torch.zeros(2, 4, 3), target, mask[:, :3], norm_pix=None)

@@ -160,3 +160,20 @@ def test_masks_on_the_requested_device():
         for m in [random_mask(2, 16, 0.5, device=dev, seed=0), tube_mask(2, (2, 2, 4), 0.5, device=dev, seed=0),
                   time_mask(2, 8, 4, 0.5, device=dev, seed=0), *complementary_masks(2, 16, 0.5, 2, device=dev, seed=0)]:
             assert all(t.device.type == dev for t in m)
+
+
+def test_select_masked_and_gathers_check_their_preconditions():
+    x = torch.arange(6.0).view(2, 3, 1)
+    uneven = torch.tensor([[True, False, False], [True, True, False]])
+    # Issue 11: the count of row 0 was used for every row, dropping row 1's token 0 without a word
+    with pytest.raises(ValueError, match="same number of masked tokens"):
+        select_masked(x, uneven)
+    even = torch.tensor([[True, False, True], [False, True, True]])
+    assert select_masked(x, even)[..., 0].tolist() == [[0.0, 2.0], [4.0, 5.0]]
+    m = mask_from_bool(even)
+    with pytest.raises(ValueError, match="3 tokens"):
+        select_masked(torch.zeros(2, 4, 1), m)
+    with pytest.raises(ValueError, match="3 tokens"):
+        apply_mask(torch.zeros(2, 4, 1), m)
+    with pytest.raises(ValueError, match="1 visible"):
+        unshuffle(torch.zeros(2, 2, 1), torch.zeros(1), m)           # two visible tokens given, mask keeps one

@@ -137,3 +137,37 @@ def test_synthav_export_round_trip(tmp_path):
         assert (luma(clip["video"]) - luma(ref["video"][b])).abs().mean() < 0.015
         a, r = clip["audio"], ref["audio"][b]
         assert float((a * r).sum() / (a.norm() * r.norm())) > 0.99   # AAC, no delay after decoding
+
+
+@pytest.mark.parametrize("name,file_rate", [("stereo.wav", 16000), ("stereo.flac", 44100)])
+def test_stereo_downmix_is_the_channel_mean(tmp_path, name, file_rate):
+    # Issue 11: swresample's stereo->mono matrix is 0.707·(L + R), so L = R = 0.9 came back at 1.273
+    t = torch.arange(file_rate // 2) / file_rate
+    wave = 0.9 * torch.sin(2 * math.pi * 440.0 * t)
+    same = read_audio(write_audio(tmp_path / name, torch.stack([wave, wave]), file_rate), 16000)
+    assert float(same.abs().max()) == pytest.approx(0.9, abs=0.01)   # (L + R) / 2 = 0.9 sin
+    assert float(same.abs().max()) <= 1.0
+    ref = read_audio(write_audio(tmp_path / f"mono_{name}", wave, file_rate), 16000)
+    assert torch.allclose(same, ref, atol=1e-3)                       # identical channels = the mono file
+    half = read_audio(write_audio(tmp_path / f"half_{name}", torch.stack([wave, torch.zeros_like(wave)]),
+                                  file_rate), 16000)
+    assert torch.allclose(half, 0.5 * ref, atol=1e-3)                 # only L: L / 2
+    both = read_audio(write_audio(tmp_path / f"both_{name}", torch.stack([wave, 0.5 * wave]), file_rate),
+                      16000, mono=False)
+    assert both.shape[0] == 2 and float(both[0].abs().max()) == pytest.approx(0.9, abs=0.01)
+
+
+@pytest.mark.parametrize("name", ["clip.mp4", "clip.mkv"])
+def test_read_video_fps_first_frame_is_the_one_on_screen_at_start(tmp_path, name):
+    # Issue 11: at 25 fps, t = 0.4333 s shows frame 10 (pts 0.40 <= t < 0.44); the reader skipped to 11
+    frames = 30
+    path = write_video(tmp_path / name, numbered_clip(frames), fps=25.0)
+    got = read_video(path, 4, fps=7.5, start=0.4333)
+    # targets 0.4333, 0.5667, 0.7, 0.8333 s -> floor(25·t) = 10, 14, 17, 20
+    assert frame_ids(got, frames) == [10, 14, 17, 20]
+    for start in (0.01, 0.05, 0.3, 0.61, 0.99):
+        expected = [math.floor(25 * (start + k / 12.5)) for k in range(3)]
+        assert frame_ids(read_video(path, 3, fps=12.5, start=start), frames) == expected, start
+    # a start on a frame time still gives that frame; the stride path keeps "first frame at or after start"
+    assert frame_ids(read_video(path, 2, fps=25.0, start=0.4), frames) == [10, 11]
+    assert frame_ids(read_video(path, 2, stride=1, start=0.4333), frames) == [11, 12]

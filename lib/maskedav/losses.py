@@ -128,6 +128,18 @@ def _as_bool(mask: Mask | torch.Tensor) -> torch.Tensor:
     return mask.mask if isinstance(mask, Mask) else mask.bool()
 
 
+def _check_mask(mask: torch.Tensor, target: torch.Tensor) -> None:
+    if mask.shape != target.shape[:2]:
+        raise ValueError(f"mask {tuple(mask.shape)} does not match the (B, N) = {tuple(target.shape[:2])} "
+                         f"of target {tuple(target.shape)}")
+
+
+def _check_pred(pred: torch.Tensor, target: torch.Tensor) -> None:
+    if pred.shape != target.shape:
+        raise ValueError(f"pred {tuple(pred.shape)} does not match target {tuple(target.shape)} "
+                         "(all N tokens, or the masked ones only); refusing to broadcast")
+
+
 def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: Mask | torch.Tensor,
                norm_pix: str | None = "per_patch", channels: int = 3, eps: float = 1e-6) -> torch.Tensor:
     """Reconstruction loss on **masked tokens only** (MAE Eq. "loss on removed patches"; VideoMAE Eq. 2).
@@ -136,18 +148,23 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: Mask | torch.Tens
     ``"per_channel"`` VideoMAE, ``None`` raw). ``pred`` is either ``(B, N, P)`` (all tokens; MAE:
     per-token mean squared error, then mean over masked tokens) or ``(B, N_mask, P)`` (masked tokens in
     ascending index order, as :func:`maskedav.masking.select_masked`; VideoMAE's ``MSELoss``). Both give
-    the same number. Visible-token predictions never affect the loss.
+    the same number. Visible-token predictions never affect the loss. The masked-only form needs the
+    same number of masked tokens in every row; shapes that would broadcast raise ``ValueError``.
     """
     m = _as_bool(mask)
+    _check_mask(m, target)
     fn = _NORM_PIX[norm_pix]
     if fn is norm_pix_per_channel:
         target = fn(target, channels=channels, eps=eps)
     elif fn is not None:
         target = fn(target, eps=eps)
     if pred.shape[1] == target.shape[1]:
+        _check_pred(pred, target)
         loss = ((pred - target) ** 2).mean(dim=-1)
         return (loss * m).sum() / m.sum().clamp_min(1)
-    return F.mse_loss(pred, select_masked(target, mask))
+    target = select_masked(target, mask)
+    _check_pred(pred, target)
+    return F.mse_loss(pred, target)
 
 
 def feature_regression(pred: torch.Tensor, target: torch.Tensor, mask: Mask | torch.Tensor | None = None,
@@ -157,16 +174,20 @@ def feature_regression(pred: torch.Tensor, target: torch.Tensor, mask: Mask | to
     β = 1 and mean reduction over all ``B·|M|·C`` elements.
 
     ``loss`` ∈ ``{"smooth_l1", "l2", "l1"}``. With a ``mask``, only masked tokens count: ``pred`` may hold
-    all ``N`` tokens or the masked ones in ascending order; ``target`` holds all ``N``. ``norm_target``
-    applies MVD's optional non-affine ``LayerNorm(D, eps=1e-6)`` to the targets (off in MVD's scripts).
+    all ``N`` tokens or the masked ones in ascending order; ``target`` holds all ``N``. Every row must mask
+    the same number of tokens, and ``pred`` must match the (selected) target's shape: otherwise
+    ``ValueError`` (no silent truncation or broadcasting). ``norm_target`` applies MVD's optional
+    non-affine ``LayerNorm(D, eps=1e-6)`` to the targets (off in MVD's scripts).
     """
     target = target.detach()
     if norm_target:
         target = F.layer_norm(target, target.shape[-1:], eps=eps)
     if mask is not None:
+        _check_mask(_as_bool(mask), target)
         if pred.shape[1] == target.shape[1]:
             pred = select_masked(pred, mask)
         target = select_masked(target, mask)
+    _check_pred(pred, target)
     if loss == "smooth_l1":
         return F.smooth_l1_loss(pred, target, beta=beta)
     if loss == "l2":
@@ -217,23 +238,30 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1, symmet
 # -------------------------------------------------------------------------- distribution losses
 def shifted_distribution(x: torch.Tensor, eps: float = 1e-12, shift: str = "per_sample") -> torch.Tensor:
     """KDC-MAE Eq. 4: make ``x (B, D)`` non-negative by an origin shift and divide by the row sum
-    (no softmax), then add ``eps`` (finite logs: the shifted minimum is exactly 0).
+    (no softmax), then add ``eps`` (finite logs: the shifted minimum is exactly 0; spec §9 item 17).
 
     ``shift="per_sample"``: ``x - min_j x_j`` per row (paper). ``shift="batch"``: ``x + |min over the whole
     batch|`` (KDC code; adds ``|min|`` even when the minimum is positive).
+
+    An entry that the shift makes exactly 0 (a row's argmin; the batch's argmin for ``"batch"``) stays 0
+    whatever ``x`` does, so its derivative is exactly 0 and it is treated as a constant. Without that,
+    a loss with a ``1/p`` gradient (``D(q‖p)``) sends ``~q/eps ≈ 1e10`` into it, which autograd cancels
+    through the min / row sum — in float32 that cancellation destroyed the argmin coordinate's gradient.
     """
     x = x.float()
     if shift == "per_sample":
-        x = x - x.min(dim=-1, keepdim=True).values
+        y = x - x.min(dim=-1, keepdim=True).values
     elif shift == "batch":
-        x = x + x.min().abs()
+        y = x + x.min().abs()
     else:
         raise ValueError("shift must be 'per_sample' or 'batch'")
-    return x / x.sum(dim=-1, keepdim=True).clamp_min(1e-30) + eps
+    y = torch.where(y == 0, torch.zeros_like(y), y)      # structural zeros: value 0, no gradient path (NaN kept)
+    return y / y.sum(dim=-1, keepdim=True).clamp_min(1e-30) + eps
 
 
 def _kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    return (p * (p.log() - q.log())).sum(dim=-1)
+    """``Σ_i p_i log(p_i / q_i)`` with ``0·log 0 = 0`` (xlogy)."""
+    return (torch.xlogy(p, p) - torch.xlogy(p, q)).sum(dim=-1)
 
 
 def symmetric_kl(x1: torch.Tensor, x2: torch.Tensor, eps: float = 1e-12, shift: str = "per_sample",
@@ -243,6 +271,13 @@ def symmetric_kl(x1: torch.Tensor, x2: torch.Tensor, eps: float = 1e-12, shift: 
 
     ``divergence="js"`` gives the released code's Jensen–Shannon ``½D(p‖m) + ½D(q‖m)``, ``m = (p+q)/2``.
     No stop-gradient: both inputs receive gradients (mutual distillation).
+
+    Zero entries (spec §9 item 17): each shifted row has an exact 0, so ``D(q‖p)`` is infinite where
+    ``p_i = 0 < q_i``. As in the KDC code, ``eps`` (1e-12) is added to both distributions, so such an
+    entry contributes ``q_i·log(q_i/eps)`` (≈ 27.6·q_i, usually the largest term). The value is the
+    spec's; the gradient is the exact derivative of that value: the ε-floored entry is constant in
+    ``x``, so no ``q_i/eps`` gradient reaches it (see :func:`shifted_distribution`). ``eps=0`` gives
+    ``inf`` for ``"sym_kl"`` unless the zeros coincide, and a finite JS (``0·log 0 = 0``).
     """
     p, q = shifted_distribution(x1, eps, shift), shifted_distribution(x2, eps, shift)
     if divergence == "sym_kl":

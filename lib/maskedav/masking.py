@@ -245,8 +245,15 @@ def time_freq_mask(batch: int, n_time: int, n_freq: int, ratio: float, *, layout
 
 
 # --------------------------------------------------------------------------------- gather / restore
+def _check_tokens(x: torch.Tensor, mask: Mask | torch.Tensor, what: str) -> None:
+    n = mask.num_tokens if isinstance(mask, Mask) else mask.shape[1]
+    if x.dim() < 2 or x.shape[1] != n:
+        raise ValueError(f"{what}: x {tuple(x.shape)} must have the mask's {n} tokens in dim 1")
+
+
 def apply_mask(x: torch.Tensor, mask: Mask) -> torch.Tensor:
     """Visible tokens ``(B, N_keep, D)`` of ``x (B, N, D)`` in ``mask.ids_keep`` order."""
+    _check_tokens(x, mask, "apply_mask")
     idx = mask.ids_keep.unsqueeze(-1).expand(-1, -1, x.shape[-1])
     return torch.gather(x, 1, idx)
 
@@ -259,6 +266,8 @@ def unshuffle(x_visible: torch.Tensor, mask_tokens: torch.Tensor, mask: Mask) ->
     ``(B, N - N_keep, D)`` tokens given in ``mask.ids_masked`` order.
     """
     B, n_keep, D = x_visible.shape
+    if n_keep != mask.num_keep:
+        raise ValueError(f"unshuffle: {n_keep} visible tokens given, the mask has {mask.num_keep} visible")
     n_mask = mask.num_tokens - n_keep
     if mask_tokens.dim() < 3 or mask_tokens.shape[:2] != (B, n_mask):
         mask_tokens = mask_tokens.reshape(1, 1, D).expand(B, n_mask, D)
@@ -268,13 +277,20 @@ def unshuffle(x_visible: torch.Tensor, mask_tokens: torch.Tensor, mask: Mask) ->
 
 def select_masked(x: torch.Tensor, mask: Mask | torch.Tensor) -> torch.Tensor:
     """Tokens at masked positions, ``(B, N_mask, ...)``, in ascending index order
-    (VideoMAE's ``x[mask].reshape(B, -1, D)``); every row must mask the same number of tokens.
-    A :class:`Mask` needs no host sync (works on ``meta`` tensors and under CUDA graphs)."""
+    (VideoMAE's ``x[mask].reshape(B, -1, D)``); every row must mask the same number of tokens
+    (``ValueError`` otherwise, checked for a boolean mask). A :class:`Mask` needs no host sync (works on
+    ``meta`` tensors and under CUDA graphs)."""
+    _check_tokens(x, mask, "select_masked")
     if isinstance(mask, Mask):
         m, n_keep = mask.mask, mask.num_keep
     else:
         m = mask.bool()
-        n_keep = int((~m[0]).sum()) if m.shape[0] else 0
+        counts = (~m).sum(1).tolist()
+        if len(set(counts)) > 1:
+            masked = sorted({m.shape[1] - c for c in counts})
+            raise ValueError("select_masked needs the same number of masked tokens in every row; this mask "
+                             f"hides {masked} tokens in different rows (the result cannot be (B, N_mask, ...))")
+        n_keep = counts[0] if counts else 0
     N = m.shape[1]
     key = m.long() * N + torch.arange(N, device=m.device)      # visible (ascending), then masked (ascending)
     idx = torch.argsort(key, dim=1)[:, n_keep:]

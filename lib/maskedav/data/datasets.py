@@ -28,6 +28,9 @@ ImageFolder    ``<split>/<class>/<image>.{jpg,jpeg,png,bmp}``
 Bad files raise :class:`~maskedav.data.media.MediaError` naming the file, unless the dataset is
 built with ``skip_bad=True``: then the item is replaced by the next readable one, and the dataset
 counts the bad files (``skipped``) and lists them with the reason (``bad_items``, :meth:`report`).
+The record of which items are bad is a shared-memory flag per item, so files found bad inside
+``DataLoader`` worker processes are counted in the parent's ``skipped`` / ``report()`` too (and are
+skipped by the other workers); the reason text stays in the process that read the file.
 Items listed in the split files whose media file is missing are counted in ``missing`` at
 construction time.
 """
@@ -58,7 +61,104 @@ KINETICS_SOUND_CLASSES = (
 )
 
 
-class MediaDataset(torch.utils.data.Dataset):
+_FOUND_IN_WORKER = "unreadable (found in a DataLoader worker process; load(i) re-raises the error)"
+
+
+class _BadItems:
+    """Which items could not be read, shared with ``DataLoader`` worker processes.
+
+    ``flags`` is a bool tensor in shared memory (inherited by forked workers, passed by handle to
+    spawned ones), so a bad file found in any worker is visible to the parent and to the other
+    workers. ``reasons`` (error messages) are local to the process that read the file; ``dropped``
+    keeps the items that :meth:`MediaDataset.check` removed from ``items``.
+    """
+
+    def __init__(self, n: int):
+        self.flags = torch.zeros(n, dtype=torch.bool).share_memory_()
+        self.reasons: dict[int, str] = {}
+        self.dropped: dict[str, str] = {}
+
+    def mark(self, i: int, reason: str) -> None:
+        self.flags[i] = True
+        self.reasons[i] = reason
+
+    def __contains__(self, i: int) -> bool:
+        return bool(self.flags[i])
+
+    def as_dict(self, items) -> dict[str, str]:
+        out = dict(self.dropped)
+        for i in torch.nonzero(self.flags).flatten().tolist():
+            out[str(items[i][0])] = self.reasons.get(i, f"{items[i][0]}: {_FOUND_IN_WORKER}")
+        return out
+
+    def keep(self, keep: list[int]) -> "_BadItems":
+        """The record for ``items[keep]`` (after dropping items)."""
+        new = _BadItems(len(keep))
+        new.dropped = dict(self.dropped)
+        for k, i in enumerate(keep):
+            new.flags[k] = self.flags[i]
+            if i in self.reasons:
+                new.reasons[k] = self.reasons[i]
+        return new
+
+
+class _SkipBad:
+    """``skip_bad`` bookkeeping shared by :class:`MediaDataset` and :class:`ImageFolder`."""
+
+    skip_bad: bool
+    name: str
+    _bad_record: _BadItems | None = None
+
+    @property
+    def items(self) -> list:
+        """``[(path, label)]``; assigning a new list resets the per-item bad flags (not ``dropped``)."""
+        return self._items
+
+    @items.setter
+    def items(self, value) -> None:
+        self._items = list(value)
+        old, self._bad_record = self._bad_record, _BadItems(len(self._items))
+        if old is not None:
+            self._bad_record.dropped = old.dropped
+
+    def _bad(self) -> _BadItems:
+        record = self._bad_record
+        if len(record.flags) != len(self._items):   # items appended / removed in place: keep the prefix
+            new = _BadItems(len(self._items))
+            n = min(len(record.flags), len(self._items))
+            new.flags[:n] = record.flags[:n]
+            new.reasons = {i: r for i, r in record.reasons.items() if i < n}
+            new.dropped = record.dropped
+            self._bad_record = record = new
+        return record
+
+    @property
+    def bad_items(self) -> dict[str, str]:
+        """``{path: reason}`` of every item found unreadable so far, by this process or a loader worker."""
+        return self._bad().as_dict(self.items)
+
+    @property
+    def skipped(self) -> int:
+        """How many distinct items could not be read (and were replaced) so far, in any process."""
+        bad = self._bad()
+        return int(bad.flags.sum()) + len(bad.dropped)
+
+    def __getitem__(self, i: int) -> dict:
+        if not self.skip_bad:
+            return self.load(i)
+        bad = self._bad()
+        for attempt in range(len(self)):
+            j = (i + attempt) % len(self)
+            if j in bad:
+                continue
+            try:
+                return self.load(j)
+            except MediaError as err:
+                bad.mark(j, str(err))
+        raise MediaError(f"{self.name}: no readable item left ({self.skipped} bad files)")
+
+
+class MediaDataset(_SkipBad, torch.utils.data.Dataset):
     """Items ``(path, label)`` read from media files; see the module docstring for the item layout.
 
     ``num_frames`` frames are sampled at ``fps`` (or every ``stride``-th frame when ``fps`` is
@@ -77,14 +177,8 @@ class MediaDataset(torch.utils.data.Dataset):
         if audio_seconds is None and video and fps is not None:
             audio_seconds = num_frames / fps
         self.audio_seconds = audio_seconds
-        self.bad_items: dict[str, str] = {}
         self.missing = list(missing or [])
         self.name = name or type(self).__name__
-
-    @property
-    def skipped(self) -> int:
-        """How many distinct items could not be read (and were replaced) so far."""
-        return len(self.bad_items)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -109,23 +203,9 @@ class MediaDataset(torch.utils.data.Dataset):
         out["label"] = label if torch.is_tensor(label) else torch.tensor(label)
         return out
 
-    def __getitem__(self, i: int) -> dict:
-        if not self.skip_bad:
-            return self.load(i)
-        for attempt in range(len(self)):
-            j = (i + attempt) % len(self)
-            path = str(self.items[j][0])
-            if path in self.bad_items:
-                continue
-            try:
-                return self.load(j)
-            except MediaError as err:
-                self.bad_items[path] = str(err)
-        raise MediaError(f"{self.name}: no readable item left ({self.skipped} bad files)")
-
     def check(self, drop: bool = False) -> list[tuple[str, str]]:
         """Open every item once; return ``[(path, reason)]`` of the unreadable ones (and drop them)."""
-        bad = []
+        bad, record = [], self._bad()
         for i, (path, _) in enumerate(list(self.items)):
             try:
                 info = probe(path)
@@ -135,20 +215,25 @@ class MediaDataset(torch.utils.data.Dataset):
                     raise MediaError(f"{path}: has no audio stream")
             except MediaError as err:
                 bad.append((str(path), str(err)))
-                self.bad_items[str(path)] = str(err)
+                record.mark(i, str(err))
         if drop:
             names = {p for p, _ in bad}
-            self.items = [it for it in self.items if str(it[0]) not in names]
+            keep = [i for i, it in enumerate(self.items) if str(it[0]) not in names]
+            new = record.keep(keep)
+            new.dropped.update(bad)
+            self.items = [self.items[i] for i in keep]
+            self._bad_record = new
         return bad
 
     def report(self) -> str:
+        """Item / unreadable / missing counts, then every unreadable file with its reason."""
         lines = [f"{self.name}: {len(self)} items, {self.skipped} unreadable, {len(self.missing)} missing files"]
         lines += [f"  bad: {reason}" for reason in self.bad_items.values()]
         lines += [f"  missing: {m}" for m in self.missing[:20]]
         return "\n".join(lines)
 
 
-class ImageFolder(torch.utils.data.Dataset):
+class ImageFolder(_SkipBad, torch.utils.data.Dataset):
     """ImageNet-style ``<root>/<split>/<class>/<image>``; items ``image (3, H, W)``, ``label``, ``index``."""
 
     def __init__(self, root, split: str = "train", *, transform=None, skip_bad: bool = False):
@@ -159,12 +244,7 @@ class ImageFolder(torch.utils.data.Dataset):
         self.items = [(p, k) for k, c in enumerate(self.classes) for p in sorted((self.root / c).iterdir())
                       if p.suffix.lower() in IMAGE_EXTENSIONS]
         self.transform, self.skip_bad = transform, skip_bad
-        self.bad_items: dict[str, str] = {}
         self.name = f"ImageFolder/{split}"
-
-    @property
-    def skipped(self) -> int:
-        return len(self.bad_items)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -173,9 +253,6 @@ class ImageFolder(torch.utils.data.Dataset):
         path, label = self.items[i]
         image = read_image(path)
         return dict(image=self.transform(image) if self.transform else image, label=torch.tensor(label), index=i)
-
-    def __getitem__(self, i: int) -> dict:
-        return MediaDataset.__getitem__(self, i)
 
     def report(self) -> str:
         return "\n".join([f"ImageFolder {self.root}: {len(self)} items, {self.skipped} unreadable"]

@@ -3,8 +3,8 @@
 * :func:`read_video` -> ``(3, T, H, W)`` float in [0, 1]: ``num_frames`` frames from ``start``
   seconds, sampled either at ``fps`` (nearest earlier frame for each target time, as XKD's and
   VideoMAE's loaders do) or every ``stride``-th decoded frame.
-* :func:`read_audio` -> ``(S,)`` float32 mono (or ``(C, S)``), resampled with PyAV's resampler
-  (FFmpeg swresample) to ``sample_rate``.
+* :func:`read_audio` -> ``(S,)`` float32 mono (the channel mean; or ``(C, S)``), resampled with
+  PyAV's resampler (FFmpeg swresample) to ``sample_rate``.
 * :func:`read_clip` -> both streams of the same time span.
 * :func:`write_video` writes H.264 + AAC (``.mp4``, ``.mkv``, ``.mov``), VP9 + Opus (``.webm``) or
   MPEG-4 part 2 + PCM (``.avi``).
@@ -105,8 +105,12 @@ def _time_slack(stream) -> float:
     return 0.1 / float(stream.average_rate) if stream.average_rate else 1e-3
 
 
-def _decoded(container, stream, path, start: float):
-    """``(time, frame)`` of the decoded frames at or after ``start`` (seconds)."""
+def _decoded(container, stream, path, start: float, on_screen: bool = False):
+    """``(time, frame)`` of the decoded frames at or after ``start`` (seconds).
+
+    ``on_screen=True`` also yields, first, the last frame **before** ``start``: the one still displayed
+    at ``start`` when ``start`` falls between two frames.
+    """
     import av
 
     if start > 0:
@@ -116,11 +120,19 @@ def _decoded(container, stream, path, start: float):
             raise MediaError(f"{path}: cannot seek to {start:.3f} s: {err}") from err
     period = 1.0 / float(stream.average_rate) if stream.average_rate else 0.0
     slack = _time_slack(stream)
+    before = None    # (time, frame) of the latest frame before start
     try:
         for i, frame in enumerate(container.decode(stream)):
             t = frame.time if frame.time is not None else i * period
-            if t + slack >= start:
-                yield t, frame
+            if t + slack < start:
+                before = (t, frame) if on_screen else None
+                continue
+            if before is not None:
+                yield before
+                before = None
+            yield t, frame
+        if before is not None and start < before[0] + period:   # start within the last frame's display
+            yield before
     except av.error.FFmpegError as err:
         raise MediaError(f"{path}: corrupt video data ({err})") from err
 
@@ -129,7 +141,8 @@ def read_video(path, num_frames: int | None = None, *, fps: float | None = None,
                start: float = 0.0, pad: bool = True) -> torch.Tensor:
     """Decode frames of ``path`` as ``(3, T, H, W)`` float32 in [0, 1].
 
-    ``fps`` given: frame ``k`` is the frame on screen at time ``start + k / fps``. Otherwise every
+    ``fps`` given: frame ``k`` is the frame on screen at time ``start + k / fps``, i.e. the last frame
+    whose timestamp is ``<= start + k / fps`` (up to container rounding), also for ``k = 0``. Otherwise every
     ``stride``-th frame from the first frame at or after ``start``; ``num_frames=None`` reads to the
     end. When the file is shorter than the request, ``pad`` repeats the last frame (VideoMAE's index
     clamping); a file that stops before the end its header announces is reported as truncated.
@@ -145,7 +158,7 @@ def read_video(path, num_frames: int | None = None, *, fps: float | None = None,
             targets = [start + k / fps for k in range(num_frames)]
             shown = None     # the frame on screen before the current one
             slack = _time_slack(stream)
-            for t, frame in _decoded(container, stream, path, start):
+            for t, frame in _decoded(container, stream, path, start, on_screen=True):
                 while len(picked) < num_frames and targets[len(picked)] < t - slack:
                     picked.append(shown if shown is not None else frame)
                 shown, last_time = frame, t
@@ -182,13 +195,16 @@ def read_video(path, num_frames: int | None = None, *, fps: float | None = None,
 
 def read_audio(path, sample_rate: int = 16000, *, start: float = 0.0, duration: float | None = None,
                mono: bool = True) -> torch.Tensor:
-    """Decode the first audio stream, resampled to ``sample_rate``: ``(S,)`` (mono) or ``(C, S)``."""
+    """Decode the first audio stream, resampled to ``sample_rate``: ``(S,)`` (mono) or ``(C, S)``.
+
+    ``mono`` is the mean of the channels, ``(L + R) / 2`` for stereo, so it stays in [-1, 1]
+    (swresample's own downmix is ``0.707·(L + R)``, up to √2 too loud).
+    """
     import av
 
     with _open(path) as container:
         stream = _audio_stream(container, path)
-        layout = "mono" if mono else None
-        resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
+        resampler = av.AudioResampler(format="fltp", layout=None, rate=sample_rate)   # native channels
         chunks, first_time = [], None
         if start > 1.0:
             try:
@@ -224,7 +240,7 @@ def read_audio(path, sample_rate: int = 16000, *, start: float = 0.0, duration: 
         raise MediaError(f"{path}: no audio at or after {start:.3f} s")
     if length is not None and wave.shape[-1] < length:   # shorter file: zero-pad the tail only
         wave = torch.nn.functional.pad(wave, (0, length - wave.shape[-1]))
-    return wave[0] if mono else wave
+    return wave.mean(dim=0) if mono else wave
 
 
 def read_clip(path, num_frames: int, fps: float, *, start: float = 0.0, sample_rate: int = 16000,

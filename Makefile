@@ -6,8 +6,11 @@ STAMP   := $(VENV)/.maskedav-installed
 PROFILE ?=
 ONLY    ?=
 FORCE   ?=
+# Extra arguments of `jupyter lab` (as root, JupyterLab needs --allow-root: the default then).
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 
-RUN_ARGS = $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY)) $(if $(FORCE),--force)
+RUN_ARGS   = $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY)) $(if $(FORCE),--force)
+BUILD_ARGS = $(if $(PROFILE),--profile $(PROFILE))
 
 .PHONY: install reproduce run test book lab status sync clean-book
 
@@ -20,11 +23,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Execute every notebook (dependency order, cached) at PROFILE (default: gpu if CUDA, else cpu),
-# write results/, then build the HTML book into book/_build/html. Fails if any notebook failed.
+# Execute every notebook (dependency order, cached) at PROFILE (default: gpu if CUDA, else cpu)
+# into that profile's results tree (cpu: results/, gpu/paper: results/profiles/<profile>/, smoke: a
+# scratch folder outside the repository), then build the HTML book into book/_build/html.
+# A failed notebook still gets the book built, then fails; a usage error or a refused run
+# (runner exit status 2: bad arguments, a tree of another profile or in use) stops before the build.
 reproduce: install
 	@$(PY) -m maskedav.book run $(RUN_ARGS); status=$$?; \
-	$(PY) -m maskedav.book build && exit $$status
+	if [ $$status -eq 2 ]; then exit 2; fi; \
+	$(PY) -m maskedav.book build $(BUILD_ARGS) && exit $$status
 
 run: install
 	$(PY) -m maskedav.book run $(RUN_ARGS)
@@ -40,9 +47,9 @@ book: install
 status: install
 	$(PY) -m maskedav.book status
 
-# JupyterLab with jupytext: the .py notebooks open as notebooks.
+# JupyterLab with jupytext: the .py notebooks open as notebooks. `make lab LAB_ARGS="--port 8890"`.
 lab: install
-	$(VENV)/bin/jupyter lab notebooks
+	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks
 
 # Re-pair every notebook after editing its .py (or its .ipynb in JupyterLab).
 sync: install

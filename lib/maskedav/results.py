@@ -7,7 +7,10 @@ figure that the manifest lists (or that the book shows) through it::
     rec.table(df, "table1", seeds=[0, 1, 2], caption="...")
     rec.figure(fig, "fig3", seeds=[0])
 
-Files land at ``<results>/<paper>/<id>.{csv,md,png,svg}`` with ``<id>.json`` beside them.
+Files land at ``<results>/<paper>/<id>.{csv,md,png,svg}`` with ``<id>.json`` beside them. Each file
+is written atomically (a temporary file in the same folder, then ``os.replace``): a reader or a killed
+run never leaves a partial file. The results tree must belong to the Recorder's profile (its
+``PROFILE`` marker, :mod:`maskedav.trees`): a Recorder refuses to mix two profiles in one tree.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from pathlib import Path
 
 from . import provenance
 from .paths import results_root
+from .trees import atomic_path, atomic_write_text, claim_tree
 
 
 class Recorder:
@@ -26,7 +30,7 @@ class Recorder:
                  dataset: str = "synthav"):
         self.paper = paper
         self.profile = profile
-        self.root = results_root(results_dir)
+        self.root = claim_tree(results_root(results_dir), profile)
         self.dir = self.root / paper
         self.dir.mkdir(parents=True, exist_ok=True)
         self.parameters = dict(parameters or {})
@@ -44,7 +48,7 @@ class Recorder:
                                 seeds=list(seeds) if seeds is not None else None,
                                 device=self.device, extra=extra)
         path = self.dir / f"{artifact_id}.json"
-        path.write_text(json.dumps(rec, indent=2, sort_keys=False, default=str) + "\n")
+        atomic_write_text(path, json.dumps(rec, indent=2, sort_keys=False, default=str) + "\n")
         self.written.append(artifact_id)
         return path
 
@@ -53,10 +57,11 @@ class Recorder:
         """Write ``df`` as ``<id>.csv`` and ``<id>.md`` (with the caption and profile line)."""
         csv_path = self.dir / f"{artifact_id}.csv"
         md_path = self.dir / f"{artifact_id}.md"
-        df.to_csv(csv_path, index=False, float_format=float_format)
+        with atomic_path(csv_path) as tmp:
+            df.to_csv(tmp, index=False, float_format=float_format)
         head = f"**{caption}**\n\n" if caption else ""
         foot = (f"\n\n_Measured rows: profile `{self.profile}`, data `{self.dataset}`._\n")
-        md_path.write_text(head + df.to_markdown(index=False, floatfmt=".4g") + foot)
+        atomic_write_text(md_path, head + df.to_markdown(index=False, floatfmt=".4g") + foot)
         extra = dict(extra or {})
         if caption:
             extra["caption"] = caption
@@ -67,10 +72,12 @@ class Recorder:
                extra: dict | None = None, svg: bool = False, dpi: int = 110):
         """Write a matplotlib figure as ``<id>.png`` (and ``.svg`` when asked)."""
         files = [self.dir / f"{artifact_id}.png"]
-        fig.savefig(files[0], dpi=dpi, bbox_inches="tight")
+        with atomic_path(files[0]) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
         if svg:
             files.append(self.dir / f"{artifact_id}.svg")
-            fig.savefig(files[1], bbox_inches="tight")
+            with atomic_path(files[1]) as tmp:
+                fig.savefig(tmp, format="svg", bbox_inches="tight")
         extra = dict(extra or {})
         if caption:
             extra["caption"] = caption

@@ -3,6 +3,10 @@
 The sources in ``book/`` (``_config.yml``, hand-written pages) are staged together with the executed
 notebooks from ``<results>/notebooks/`` and a generated status page; ``_toc.yml`` is generated from
 the notebook registry, so a chapter appears once its notebooks have been executed.
+
+Every part of the table of contents names the results tree its pages come from: the main tree's
+chapters carry its profile (from the tree's ``PROFILE`` marker, :mod:`maskedav.trees`), and each
+``<results>/profiles/<name>/`` tree is a part "Runs at the <profile> profile" of its own.
 """
 from __future__ import annotations
 
@@ -15,10 +19,28 @@ from pathlib import Path
 import yaml
 
 from ..paths import repo_root, results_root
+from ..trees import OTHER_PROFILES_DIR, display_path, tree_profile
 from .registry import CHAPTERS, discover, execution_order
 from .status import artifact_status
 
 BOOK_PAGES = ("intro.md",)
+
+
+def _trees_table(results: Path) -> str:
+    """Which results trees this build shows: path, profile and where in the book."""
+    import pandas as pd
+
+    main = tree_profile(results)
+    rows = [{"results tree": f"`{display_path(results)}/`", "profile": main or "unknown",
+             "in the book": "the chapters under the paper captions"
+                            + (f" (captions end in '{main} profile')" if main else "")}]
+    root = results / OTHER_PROFILES_DIR
+    for tree in sorted(root.iterdir()) if root.exists() else []:
+        if tree.is_dir():
+            prof = tree_profile(tree) or tree.name
+            rows.append({"results tree": f"`{display_path(tree)}/`", "profile": prof,
+                         "in the book": f"the part 'Runs at the {prof} profile'"})
+    return pd.DataFrame(rows).to_markdown(index=False)
 
 
 def _status_page(results: Path, notebooks_dir) -> str:
@@ -32,7 +54,9 @@ def _status_page(results: Path, notebooks_dir) -> str:
              "state in this build: *present* (written by the runner from the current sources), "
              "*stale* (the notebook or the library changed since) or *missing* (not produced yet).",
              "", f"**{(df.status == 'present').sum()} of {len(df)} present**, "
-             f"{(df.status == 'stale').sum()} stale, {(df.status == 'missing').sum()} missing.", "",
+             f"{(df.status == 'stale').sum()} stale, {(df.status == 'missing').sum()} missing "
+             f"(in the main tree).", "", "Results trees in this build (each holds one profile, named "
+             "in its `PROFILE` file):", "", _trees_table(results), "",
              counts.reset_index().to_markdown(index=False), "", "## Every artifact", "",
              df.fillna("").to_markdown(index=False), ""]
     return "\n".join(lines)
@@ -84,17 +108,19 @@ def _profiles_page() -> str:
         "in its provenance file `results/<paper>/<id>.json`.", ""])
 
 
-#: ``<results>/profiles/<profile>/`` holds complete results trees of runs at other profiles than the main
-#: one (e.g. ``gpu`` on a lent H100: ``scripts/gpu_book.sh``); the book shows them as parts of their own.
-OTHER_PROFILES_DIR = "profiles"
+# ``<results>/profiles/<profile>/`` (``OTHER_PROFILES_DIR``) holds complete results trees of runs at
+# other profiles than the main one (e.g. ``gpu`` on a lent H100: ``scripts/gpu_book.sh``); the book
+# shows them as parts of their own.
 
 
 def _stage_other_profiles(results: Path, notebooks: dict, stage_dir: Path) -> list[dict]:
     """Stage the executed notebooks of every ``<results>/profiles/<name>/`` tree (runs that ended ok)
-    and return one TOC part per tree, captioned with the profile and the device of its runs."""
+    and return one TOC part per tree, captioned with the profile (its marker) and the device of its runs."""
     parts = []
     root = results / OTHER_PROFILES_DIR
     for tree in sorted(root.iterdir()) if root.exists() else []:
+        if not tree.is_dir():
+            continue
         files, devices = [], set()
         for nb in execution_order(notebooks):
             src = tree / "notebooks" / f"{nb.id}.ipynb"
@@ -110,7 +136,9 @@ def _stage_other_profiles(results: Path, notebooks: dict, stage_dir: Path) -> li
             shutil.copy2(src, dst)
             files.append(f"{OTHER_PROFILES_DIR}/{tree.name}/notebooks/{nb.id}")
         if files:
-            parts.append({"caption": f"Runs at the {tree.name} profile ({', '.join(sorted(devices))})",
+            prof = tree_profile(tree) or tree.name
+            parts.append({"caption": f"Runs at the {prof} profile ({', '.join(sorted(devices))}; "
+                                     f"{display_path(tree)}/)",
                           "chapters": [{"file": f} for f in files]})
     return parts
 
@@ -147,15 +175,18 @@ def stage(results_dir=None, stage_dir: Path | None = None, notebooks_dir=None) -
     # figures the notebooks wrote, so that pages may link them
     for sub in results.iterdir() if results.exists() else []:
         if sub.is_dir() and sub.name not in ("notebooks", OTHER_PROFILES_DIR):
-            shutil.copytree(sub, stage_dir / "results" / sub.name)
+            shutil.copytree(sub, stage_dir / "results" / sub.name,
+                            ignore=shutil.ignore_patterns(".*"))  # no lock or temporary files
     if (results / "claims.csv").exists():
         shutil.copy2(results / "claims.csv", stage_dir / "results" / "claims.csv")
 
     parts = [{"caption": "About this book", "chapters": [{"file": "profiles"}, {"file": "status"},
                                                           {"file": "claims"}]}]
+    main_profile = tree_profile(results)
+    suffix = f" ({main_profile} profile)" if main_profile else ""
     for folder, files in sorted(chapters.items(), key=lambda kv: list(CHAPTERS).index(kv[0])
                                 if kv[0] in CHAPTERS else 99):
-        parts.append({"caption": CHAPTERS.get(folder, (folder, folder))[1],
+        parts.append({"caption": CHAPTERS.get(folder, (folder, folder))[1] + suffix,
                       "chapters": [{"file": f} for f in files]})
     parts += _stage_other_profiles(results, notebooks, stage_dir)
     toc = {"format": "jb-book", "root": "intro", "parts": parts}

@@ -100,18 +100,58 @@ def discover(root: Path | None = None) -> dict[str, Notebook]:
     return out
 
 
+class SelectionError(ValueError):
+    """An ``--only`` item that names no notebook (unknown, or a chapter without notebooks yet)."""
+
+
+def spelling(name: str) -> str:
+    """One spelling for names that mix hyphens and underscores (folder ``av_maskenhancer``, results
+    key ``av-maskenhancer``; ``baselines/cav_mae`` or ``baselines/cav-mae``): both are accepted."""
+    return name.strip().strip("/").replace("_", "-").lower()
+
+
+def chapter_name(folder: str) -> str:
+    """A chapter's name as the README and the results tree spell it (its results key)."""
+    return CHAPTERS.get(folder, (folder.replace("_", "-"), ""))[0]
+
+
+def select(notebooks: dict[str, Notebook], only: list[str]) -> set[str]:
+    """The ids of the notebooks that ``only`` names: chapters (folder or results key) or notebook ids,
+    hyphens and underscores alike. Raises :class:`SelectionError` naming every item that matches
+    nothing: a chapter with no notebooks yet, or an unknown name (with the valid chapters)."""
+    roots: set[str] = set()
+    problems: list[str] = []
+    for item in only:
+        want = spelling(item)
+        hits = {i for i, nb in notebooks.items()
+                if want in (spelling(i), spelling(nb.folder), spelling(nb.paper))}
+        if hits:
+            roots |= hits
+            continue
+        known = {spelling(name): chapter_name(f) for f in CHAPTERS for name in (f, chapter_name(f))}
+        if want in known:
+            problems.append(f"chapter {known[want]} has no notebooks yet")
+        else:
+            problems.append(f"unknown chapter or notebook {item!r}")
+    if problems:
+        have = sorted({nb.folder for nb in notebooks.values()},
+                      key=lambda f: (list(CHAPTERS).index(f) if f in CHAPTERS else len(CHAPTERS), f))
+        raise SelectionError(f"--only: {'; '.join(problems)} (chapters with notebooks: "
+                             f"{', '.join(chapter_name(f) for f in have) or 'none'}; or a notebook id "
+                             f"such as {min(notebooks) if notebooks else 'data/tour'}, "
+                             f"see `python -m maskedav.book list`)")
+    return roots
+
+
 def execution_order(notebooks: dict[str, Notebook], only: list[str] | None = None) -> list[Notebook]:
     """Topological order (dependencies first; chapter, order, name otherwise).
 
     ``only`` restricts to the given chapters (folder or results key) or notebook ids plus
-    everything they transitively need.
+    everything they transitively need (see :func:`select`).
     """
     wanted = set(notebooks)
     if only:
-        roots = {i for i, nb in notebooks.items()
-                 if i in only or nb.folder in only or nb.paper in only}
-        if not roots:
-            raise ValueError(f"--only {only}: no notebook matches (chapters: {', '.join(CHAPTERS)})")
+        roots = select(notebooks, only)
         wanted, stack = set(), list(roots)
         while stack:
             i = stack.pop()

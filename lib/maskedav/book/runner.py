@@ -10,6 +10,12 @@ For each notebook (see :mod:`maskedav.book.registry` for discovery and cache key
    ``results_dir``, and pass the run context (cache key, start time, ...) to the kernel through
    the ``MASKEDAV_RUN`` environment variable so that every artifact's provenance names it;
 4. write the run record. A failure is reported with the path of its executed copy.
+
+The results tree is ``results_dir`` when given, else the profile's own tree
+(:func:`maskedav.trees.default_tree`: ``smoke`` outside the repository, the main profile in
+``results/``, any other in ``results/profiles/<profile>/``). The runner refuses
+(:class:`maskedav.trees.TreeError`) a tree that holds another profile's results and a tree that
+another runner is working on.
 """
 from __future__ import annotations
 
@@ -24,9 +30,10 @@ from pathlib import Path
 
 from .. import provenance
 from ..checkpoints import CACHE_MANIFEST_ENV, read_cache_manifest
-from ..paths import cache_root, results_root
+from ..paths import cache_root
 from ..profiles import get_profile
-from .registry import Notebook, cache_key, discover, execution_order
+from ..trees import atomic_write_text, check_tree, claim_tree, default_tree, display_path, runner_lock
+from .registry import Notebook, cache_key, discover, execution_order, select
 
 KERNEL_NAME = "python3"
 # What the runner injects into every notebook's papermill parameters cell (a test checks that
@@ -105,20 +112,33 @@ def run_book(profile: str | None = None, only: list[str] | None = None, force: b
     ``package_dir`` overrides the library whose source enters the cache key (tests use a copy).
     ``without_needs``: run only the notebooks ``only`` names, not their dependencies; each run record
     lists the dependencies it ran without (``needs_skipped``).
+
+    Raises :class:`~maskedav.book.registry.SelectionError` when ``only`` names no notebook and
+    :class:`~maskedav.trees.TreeError` when the tree is another profile's or is in use, before running
+    anything.
     """
     prof = get_profile(profile)
-    results = results_root(results_dir)
+    if without_needs and not only:
+        raise ValueError("without_needs needs `only`")
     notebooks = discover(Path(notebooks_dir) if notebooks_dir else None)
     order = execution_order(notebooks, only)
     if without_needs:
-        if not only:
-            raise ValueError("without_needs needs `only`")
-        order = [nb for nb in order if nb.id in only or nb.folder in only or nb.paper in only]
+        named = select(notebooks, only)
+        order = [nb for nb in order if nb.id in named]
+    results = Path(results_dir).resolve() if results_dir else default_tree(prof.name)
     if progress_bar is None:
         progress_bar = sys.stderr.isatty()
+    check_tree(results, prof.name)       # refuse another profile's tree before touching it
+    with runner_lock(results):           # one runner per tree
+        claim_tree(results, prof.name)   # checked again under the lock, then marked
+        return _run(prof, notebooks, order, results, force, progress_bar, log, package_dir, without_needs)
+
+
+def _run(prof, notebooks, order, results: Path, force: bool, progress_bar: bool, log,
+         package_dir: Path | None, without_needs: bool) -> list[RunResult]:
     memo: dict[str, str] = {}
     outcomes: dict[str, RunResult] = {}
-    log(f"maskedav.book: profile {prof.name}, {len(order)} notebook(s), results in {results}")
+    log(f"maskedav.book: profile {prof.name}, {len(order)} notebook(s), results in {display_path(results)}")
     for nb in order:
         parameters = dict(zip(INJECTED_PARAMETERS, (prof.name, str(results))))
         key = cache_key(nb, notebooks, prof.name, parameters, _memo=memo,
@@ -154,8 +174,7 @@ def run_book(profile: str | None = None, only: list[str] | None = None, force: b
                    "started_at": context["started_at"], "git": provenance.git_state(),
                    "device": provenance.device_info(prof.resolve_device()),
                    "versions": provenance.library_versions()}
-            record_path(results, nb).parent.mkdir(parents=True, exist_ok=True)
-            record_path(results, nb).write_text(json.dumps(rec, indent=2, default=str) + "\n")
+            atomic_write_text(record_path(results, nb), json.dumps(rec, indent=2, default=str) + "\n")
         outcomes[nb.id] = res
         log(f"  {res.status:<6} {nb.id}" + (f" ({res.duration_s:.1f} s)" if res.duration_s else ""))
     failed = [r for r in outcomes.values() if r.status in ("failed", "blocked")]

@@ -238,5 +238,5 @@ def training_numerics(spec: tuple = PAPER_METHODS["VideoMAE ViT-B (16×224², 90
             losses[precision].append(float(loss.detach()))
     rows = [dict(step=i, loss_fp32=a, loss_bf16=b, rel_gap=abs(b - a) / abs(a) if a else float("nan"))
             for i, (a, b) in enumerate(zip(losses["fp32"], losses["bf16"]))]
-    cos = float(F.cosine_similarity(grads["fp32"], grads["bf16"], dim=0))
+    cos = float(F.cosine_similarity(grads["fp32"].double(), grads["bf16"].double(), dim=0))  # float64: no rounding above 1
     return rows, (cos if math.isfinite(cos) else float("nan"))

@@ -20,7 +20,17 @@ BASELINES = {
     "cav_mae": (CAVMAE, CAVMAEConfig),
 }
 
-__all__ = [
+
+def method_classes() -> dict:
+    """name -> (method class, config class) of every method, the baselines and the papers' (the
+    papers' modules are imported here, on call: they import the baselines)."""
+    from .av_maskenhancer import AVMaskEnhancer, AVMaskEnhancerConfig
+    from .mvd import MVD, MVDConfig
+
+    return {**BASELINES, "mvd": (MVD, MVDConfig), "av_maskenhancer": (AVMaskEnhancer, AVMaskEnhancerConfig)}
+
+
+__all__ = ["method_classes", 
     "MAE", "MAEConfig", "VideoMAE", "VideoMAEConfig", "AudioMAE", "AudioMAEConfig", "CAVMAE",
     "CAVMAEConfig", "CAVMAEEncoder", "CAVMAEDecoder", "JointBlock", "MaskedPixelAutoencoder",
     "MethodConfig", "PretrainMethod", "BASELINES", "as_mask", "norm_pix_stats", "per_sample_masked_mse",

@@ -24,7 +24,7 @@ from maskedav.configs import ViTConfig, paper_config
 from maskedav.masking import Mask, freq_mask, random_mask, time_freq_mask, time_mask
 from maskedav.nn import MAEDecoder, ViTEncoder
 
-from .base import MaskedPixelAutoencoder, MethodConfig, SpectrogramSpace
+from .base import profile_target, MaskedPixelAutoencoder, MethodConfig, SpectrogramSpace
 
 __all__ = ["AudioMAEConfig", "AudioMAE", "AUDIOSET_FBANK_STATS"]
 
@@ -72,7 +72,7 @@ class AudioMAEConfig(MethodConfig):
         Pass ``fbank_mean`` / ``fbank_std`` (statistics of the pre-training split) and, if the data
         pipeline's frame count differs from :meth:`ViTConfig.from_profile`'s, ``input_size``."""
         vit = ViTConfig.from_profile(profile, "audio", cls_token=True, name="audiomae-small")
-        return cls(vit=vit, fbank_mean=0.0, fbank_std=1.0).replace(**changes)
+        return cls(vit=vit, fbank_mean=0.0, fbank_std=1.0).replace(**{**profile_target(profile), **changes})
 
     @classmethod
     def paper(cls, **changes) -> "AudioMAEConfig":

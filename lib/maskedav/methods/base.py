@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 from typing import Sequence
 
 import matplotlib
@@ -41,6 +42,7 @@ __all__ = [
     "IMAGENET_MEAN", "IMAGENET_STD", "MethodConfig", "PretrainMethod", "MaskedPixelAutoencoder",
     "ImageSpace", "VideoSpace", "SpectrogramSpace", "as_mask", "norm_pix_stats",
     "denormalize_prediction", "per_sample_masked_mse", "spectrogram_to_rgb", "reconstruction_dict",
+    "grid_layout", "profile_target",
 ]
 
 #: ImageNet statistics used by MAE / VideoMAE to normalise the encoder input (targets stay in [0, 1]).
@@ -295,6 +297,25 @@ def reconstruction_dict(space: "_Space", raw: torch.Tensor, pred: torch.Tensor, 
 
 
 # ------------------------------------------------------------------------------------- base class
+def profile_target(profile) -> dict:
+    """Config changes for the profile's reconstruction target: ``{"norm_pix": None}`` (raw pixels)
+    when ``profile.model.pixel_target == "raw"`` — the small profiles, where a normalised patch of
+    SynthAV's smooth content is unpredictable texture (``shared/notes/regime.md``; a documented
+    deviation, VideoMAE's own "w/o norm" ablation) — else ``{}`` (the paper's target)."""
+    from maskedav.profiles import get_profile
+
+    p = get_profile(profile) if isinstance(profile, str) else profile
+    return {"norm_pix": None} if p.model.pixel_target == "raw" else {}
+
+
+def grid_layout(tokens: torch.Tensor, grid) -> torch.Tensor:
+    """``(B, N, D)`` patch tokens in grid order -> ``(B, D, *grid)``."""
+    B, N, D = tokens.shape
+    if N != math.prod(grid):
+        raise ValueError(f"{N} tokens do not fill a grid of {tuple(grid)}")
+    return tokens.transpose(1, 2).reshape(B, D, *grid)
+
+
 class PretrainMethod(nn.Module):
     """Base of every pre-training method: its mask generator and the inspection API."""
 
@@ -416,6 +437,12 @@ class MaskedPixelAutoencoder(PretrainMethod):
         layers = list(range(self.encoder.depth)) if layers is None else list(layers)
         m = None if mask is None else self._mask(mask, x.shape[0], x.device)
         return dict(zip(layers, self.encoder.forward_features(x, m, layers)))
+
+    def grid_tokens(self, batch) -> list[torch.Tensor]:
+        """Final-norm encoder tokens, nothing masked, laid out on the patch grid: ``[(B, D, *grid)]``
+        (one tensor per modality; the study layer's readouts pool them, keeping where and when)."""
+        tokens = self.encoder(self.space.model_input(self.space.raw(batch)))
+        return [grid_layout(tokens[:, self.encoder.num_prefix_tokens:], self.encoder.grid_size)]
 
     def embed(self, batch) -> torch.Tensor:
         """``(B, D)``: mean over the patch tokens of the final-norm encoder output, nothing masked

@@ -24,6 +24,7 @@ random one of the clip (the code picks one of 10 extracted frames); in eval mode
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -37,7 +38,7 @@ from maskedav.masking import Mask, freq_mask, random_mask, time_freq_mask, time_
 from maskedav.nn import ViTEncoder, build_blocks, init_mae_weights
 from maskedav.pos_embed import PosEmbed
 
-from .base import (ImageSpace, MethodConfig, PretrainMethod, SpectrogramSpace, as_mask,
+from .base import (profile_target, ImageSpace, grid_layout, MethodConfig, PretrainMethod, SpectrogramSpace, as_mask,
                    reconstruction_dict)
 
 __all__ = ["CAVMAEConfig", "CAVMAE", "CAVMAEEncoder", "CAVMAEDecoder", "JointBlock",
@@ -108,7 +109,7 @@ class CAVMAEConfig(MethodConfig):
         audio = ViTConfig.from_profile(p, "audio", spec_layout="ft", depth=specific, joint_depth=1,
                                        name="cavmae-audio-small")
         video = ViTConfig.from_profile(p, "image", depth=specific, joint_depth=1, name="cavmae-video-small")
-        return cls(audio=audio, video=video, fbank_mean=0.0, fbank_std=1.0).replace(**changes)
+        return cls(audio=audio, video=video, fbank_mean=0.0, fbank_std=1.0).replace(**{**profile_target(p), **changes})
 
     @classmethod
     def paper(cls, **changes) -> "CAVMAEConfig":
@@ -397,6 +398,18 @@ class CAVMAE(PretrainMethod):
         xv = self.video_space.model_input(self.frame(batch))
         tokens = self.encoder.encode_joint(xa, xv)
         return tokens.mean(1) if pool else tokens
+
+    def grid_tokens(self, batch, rep: str = "joint") -> list[torch.Tensor]:
+        """Tokens of representation ``rep`` on their patch grids: ``[(B, D, *audio grid)]``,
+        ``[(B, D, *frame grid)]`` or both for ``"joint"``."""
+        ga, gv = self.encoder.audio.grid_size, self.encoder.video.grid_size
+        if rep == "audio":
+            return [grid_layout(self.encode_audio(batch, pool=False), ga)]
+        if rep == "video":
+            return [grid_layout(self.encode_video(batch, pool=False), gv)]
+        tokens = self.encode_joint(batch, pool=False)
+        na = math.prod(ga)
+        return [grid_layout(tokens[:, :na], ga), grid_layout(tokens[:, na:], gv)]
 
     def embed(self, batch, rep: str = "joint") -> torch.Tensor:
         """``(B, D)`` probe features: ``rep`` = ``"joint"``, ``"audio"`` or ``"video"``."""

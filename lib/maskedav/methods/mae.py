@@ -23,7 +23,7 @@ from maskedav.configs import ViTConfig, paper_config
 from maskedav.masking import Mask, random_mask
 from maskedav.nn import MAEDecoder, ViTEncoder
 
-from .base import ImageSpace, MaskedPixelAutoencoder, MethodConfig
+from .base import profile_target, ImageSpace, MaskedPixelAutoencoder, MethodConfig
 
 __all__ = ["MAEConfig", "MAE"]
 
@@ -62,7 +62,7 @@ class MAEConfig(MethodConfig):
     def from_profile(cls, profile, **changes) -> "MAEConfig":
         """Small MAE of a run profile: ``image_size²`` frames, patch ``patch_size``, a cls token."""
         vit = ViTConfig.from_profile(profile, "image", cls_token=True, name="mae-small")
-        return cls(vit=vit).replace(**changes)
+        return cls(vit=vit).replace(**{**profile_target(profile), **changes})
 
     @classmethod
     def paper(cls, size: str = "b", **changes) -> "MAEConfig":
@@ -86,6 +86,17 @@ class MAE(MaskedPixelAutoencoder):
         """MAE random masking: ``int(N·(1-r))`` visible tokens per sample, from ``self.generator``."""
         m = random_mask(batch_size, self.num_patches, self.config.mask_ratio, device="cpu", generator=self.generator)
         return m.to(device) if device is not None else m
+
+    def grid_tokens(self, batch) -> list[torch.Tensor]:
+        """A clip ``batch["video"]``: every frame encoded as an image, ``[(B, D, T, h, w)]``; an image:
+        ``[(B, D, h, w)]``."""
+        if isinstance(batch, dict) and "image" not in batch and "video" in batch:
+            video = batch["video"]
+            B, C, T, H, W = video.shape
+            frames = video.permute(0, 2, 1, 3, 4).reshape(B * T, C, H, W)
+            g = super().grid_tokens({"image": frames})[0]                    # (B*T, D, h, w)
+            return [g.reshape(B, T, *g.shape[1:]).transpose(1, 2)]          # (B, D, T, h, w)
+        return super().grid_tokens(batch)
 
     def embed(self, batch) -> torch.Tensor:
         """``(B, D)`` probe features. An image: mean of its patch tokens. A clip ``batch["video"]``:

@@ -23,7 +23,7 @@ from maskedav.configs import ViTConfig, paper_config
 from maskedav.masking import Mask, frame_mask, random_mask, tube_mask
 from maskedav.nn import MAEDecoder, ViTEncoder
 
-from .base import MaskedPixelAutoencoder, MethodConfig, VideoSpace
+from .base import profile_target, MaskedPixelAutoencoder, MethodConfig, VideoSpace
 
 __all__ = ["VideoMAEConfig", "VideoMAE"]
 
@@ -62,7 +62,7 @@ class VideoMAEConfig(MethodConfig):
         """Small VideoMAE of a run profile, with VideoMAE's 1-D sinusoid tables and bias-free projector."""
         vit = ViTConfig.from_profile(profile, "video", name="videomae-small", pos_embed="sinusoid",
                                      decoder_pos_embed="sinusoid", decoder_embed_bias=False)
-        return cls(vit=vit).replace(**changes)
+        return cls(vit=vit).replace(**{**profile_target(profile), **changes})
 
     @classmethod
     def paper(cls, size: str = "b", **changes) -> "VideoMAEConfig":

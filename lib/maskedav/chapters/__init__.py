@@ -1,0 +1,1 @@
+"""Chapter modules: each chapter's arms, tables, figures and sentences, on the study layer."""

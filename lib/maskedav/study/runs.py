@@ -1,0 +1,334 @@
+"""Arms, runs and the study: turn *arms x seeds* into trained checkpoints and a tidy results frame.
+
+An :class:`Arm` names a method and its config (every ablation switch is a config field), the inputs
+it trains on and its budget. :meth:`Study.pretrain` trains every (arm, seed) on the executor's
+workers; a run's checkpoint is cached under a content key (the config, the steps, the data and the
+seed), so a re-run reuses what has not changed. :meth:`Study.evaluate` evaluates every run and the
+random-init reference of each (arm, seed) by the same protocols and returns one row per (arm, seed,
+task, protocol): the tidy frame that the gate (:mod:`maskedav.study.gate`) and the claims read.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import torch
+
+from ..checkpoints import checkpoint_path, load_checkpoint, save_checkpoint
+from . import data as D
+from .evaluate import EvalData, evaluate_encoder, shift_flip, supervised_ceiling
+from .executor import default_workers, parallel_map
+
+__all__ = ["Arm", "Run", "Study", "RANDOM_INIT", "SUPERVISED", "method_class"]
+
+RANDOM_INIT = "random init"
+SUPERVISED = "supervised"
+
+
+def method_class(method: str):
+    """The model class of method ``method`` (``"videomae"``, ``"mae"``, ... any key of
+    :func:`maskedav.methods.method_classes`)."""
+    from ..methods import method_classes
+
+    methods = method_classes()
+    if method not in methods:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(methods)}")
+    return methods[method][0]
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm of a study: ``method`` built from ``config`` (its ``seed`` is set per run), trained on
+    ``keys`` of the pre-training data (``"clips"``: the video split; ``"frames"``: SynthAV's
+    single-image set) for ``steps`` steps (default: the profile's), evaluated as representation
+    ``rep`` (``None``: the method's only one)."""
+
+    name: str
+    method: str
+    config: object
+    keys: tuple = ("video",)
+    data: str = "clips"
+    steps: int | None = None
+    rep: str | None = None
+    label: str = ""
+    eval_keys: tuple | None = None     # inputs of the downstream encoder (default: ``keys``)
+    factory: Callable | None = None    # ``factory(config, seed) -> model`` (e.g. a student that loads
+    #                                    its teachers); a picklable module-level function or partial
+    key_extra: tuple = ()              # what else the run depends on (e.g. the teachers' checkpoints)
+
+    def build(self, seed: int):
+        torch.manual_seed(seed)
+        config = self.config.replace(seed=seed)
+        if self.factory is not None:
+            return self.factory(config, seed)
+        return method_class(self.method)(config)
+
+    @property
+    def input_keys(self) -> tuple:
+        """What evaluation feeds the encoder."""
+        if self.eval_keys is not None:
+            return tuple(self.eval_keys)
+        return ("video",) if self.data == "frames" else tuple(self.keys)
+
+
+@dataclass
+class Run:
+    arm: Arm
+    seed: int
+    checkpoint: str
+    history: list = field(default_factory=list)
+    eval_history: list = field(default_factory=list)
+    train_s: float = 0.0
+    cached: bool = False
+    key: str = ""
+
+    def model(self, map_location="cpu"):
+        """The trained model (eval mode); refuses a checkpoint that another run has since replaced."""
+        payload = torch.load(self.checkpoint, map_location=map_location, weights_only=False)
+        found = payload.get("extra", {}).get("key")
+        if self.key and found != self.key:
+            raise RuntimeError(f"{self.checkpoint} now holds another run (key {found}, expected {self.key}): "
+                               "pre-train this arm again")
+        m = self.arm.build(self.seed)
+        m.load_state_dict(payload["state_dict"])
+        return m.eval()
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _heldout_eval_fn(batches: list[dict], keys, mask_seed: int = 12345) -> Callable:
+    """``eval_fn(model)``: mean of the loss and every logged term on held-out ``batches`` under fixed
+    masks (the method's generator re-seeded with ``mask_seed`` for the pass, restored after)."""
+    def eval_fn(model) -> dict:
+        device = next(model.parameters()).device
+        state = model.generator.get_state()
+        model.generator.manual_seed(mask_seed)
+        totals, count = {}, 0
+        try:
+            for b in batches:
+                b = {k: v.to(device) for k, v in b.items()}
+                with torch.no_grad():
+                    loss, logs = model(b)
+                n = len(b[keys[0]])
+                for k, v in {"heldout_loss": loss, **logs}.items():
+                    totals[k] = totals.get(k, 0.0) + float(v) * n
+                count += n
+        finally:
+            model.generator.set_state(state)
+        return {k: v / count for k, v in totals.items()}
+    return eval_fn
+
+
+class Study:
+    """The profile's data, executor, checkpoint cache and evaluation suite for one chapter.
+
+    ``profile`` is resolved once by the caller (a :class:`~maskedav.profiles.Profile`); ``chapter``
+    names the checkpoint folder (``<cache>/checkpoints/<profile>/<chapter>/...``).
+    """
+
+    def __init__(self, profile, chapter: str, *, device=None, workers: int | None = None):
+        self.P = profile
+        self.chapter = chapter
+        self.device = torch.device(device or profile.resolve_device())
+        self.synthav = D.synthav_config(profile)
+        self.workers = workers
+        self.audio_frames = D.fbank_frames(self.synthav.num_samples, self.synthav.sample_rate,
+                                           profile.model.audio_patch)
+
+    # ------------------------------------------------------------------------------------ data
+    def split(self, split: str, keys=("video",)) -> dict:
+        """A split with the inputs under ``keys`` (``"video"``, ``"audio"``, ``"source_mask"``, ``"fbank"``
+        (Kaldi, the profile's mel bins), ``"mfcc"`` (TalkNet's 13 coefficients)) and its labels."""
+        s = D.load_split(self.synthav, split)
+        out = {"labels": s["labels"]}
+        for k in keys:
+            if k == "fbank":
+                out[k] = D.split_fbank(self.synthav, split, self.P.data.num_mel_bins)
+            elif k == "mfcc":
+                out[k] = D.split_mfcc(self.synthav, split)
+            else:
+                out[k] = s[k]
+        return out
+
+    def pretrain_data(self, arm: Arm) -> dict:
+        if arm.data == "frames":
+            return D.load_frames(self.synthav, 0, self.P.data.n_pretrain)
+        return self.split("pretrain", arm.keys)
+
+    def heldout_data(self, arm: Arm, n: int = 256) -> dict:
+        if arm.data == "frames":
+            d = D.load_frames(self.synthav, self.P.data.n_pretrain, min(n, self.P.data.n_val))
+        else:
+            d = self.split("val", arm.keys)
+        return {k: d[k][:n] for k in arm.keys}
+
+    def eval_data(self, keys) -> EvalData:
+        from ..data.synthav import TASKS, num_classes
+
+        E = self.P.eval
+        return EvalData(train=self.split("train", keys), val=self.split("val", keys),
+                        test=self.split("test", keys), keys=tuple(keys),
+                        num_classes={t: num_classes(t, self.synthav) for t in TASKS},
+                        probe_train=E.probe_train, finetune_train=E.finetune_train)
+
+    def chance(self, task: str) -> float:
+        return D.chance(self.split("test")["labels"][task])
+
+    def fbank_stats(self) -> tuple[float, float]:
+        return D.fbank_stats(D.split_fbank(self.synthav, "pretrain", self.P.data.num_mel_bins))
+
+    # ------------------------------------------------------------------------------- pre-train
+    def run_key(self, arm: Arm, seed: int) -> str:
+        steps = arm.steps if arm.steps is not None else self.P.train.steps
+        return _digest([arm.method, arm.config.replace(seed=seed).to_dict(), arm.keys, arm.data, steps,
+                        self.synthav.to_dict(), self.P.train.__dict__, seed, arm.key_extra])
+
+    def checkpoint_name(self, arm: Arm) -> str:
+        return f"{self.chapter}/{arm.name}"
+
+    def pretrain(self, arms: Sequence[Arm], seeds: Sequence[int], *, force: bool = False) -> list[Run]:
+        """Train every (arm, seed) (or reuse its cached checkpoint when the content key matches)."""
+        for arm in arms:                       # load in the parent: workers get it in shared memory
+            self.pretrain_data(arm), self.heldout_data(arm)
+        jobs = [dict(study=self._spec(), arm=arm, seed=s, force=force) for arm in arms for s in seeds]
+        steps = max((a.steps or self.P.train.steps) for a in arms)
+        workers = self.workers or default_workers(self.device, len(jobs), work=steps * 0.05)
+        return parallel_map(_pretrain_job, jobs, workers)
+
+    def _spec(self) -> dict:
+        return dict(profile=self.P, chapter=self.chapter, device=str(self.device))
+
+    # -------------------------------------------------------------------------------- evaluate
+    def evaluate(self, runs: Sequence[Run], tasks: Sequence[str], protocols: Sequence[str] = ("probe",), *,
+                 random_init: bool = True, readout: str | None = None, finetune_tasks: Sequence[str] = ()) -> "pd.DataFrame":  # noqa: F821
+        """The tidy frame: one row per (arm, seed, init, task, protocol) with ``accuracy`` (percent),
+        ``n_test`` and ``correct`` (per-clip booleans on the test split). ``init`` is ``"pretrained"``
+        or :data:`RANDOM_INIT` (the same network before pre-training). Fine-tuning runs only for
+        ``finetune_tasks``."""
+        import pandas as pd
+
+        jobs = []
+        for run in runs:
+            for init in (("pretrained", RANDOM_INIT) if random_init else ("pretrained",)):
+                jobs.append(dict(study=self._spec(), run=run, init=init, tasks=tuple(tasks),
+                                 protocols=tuple(protocols), readout=readout or self.P.eval.readout,
+                                 finetune_tasks=tuple(finetune_tasks)))
+        for run in runs:
+            self.eval_data(run.arm.input_keys)
+        E = self.P.eval
+        work = E.probe_epochs * E.probe_train / 5000 + (E.finetune_steps * 0.05 if finetune_tasks else 0)
+        workers = self.workers or default_workers(self.device, len(jobs), work=work)
+        rows = [r for part in parallel_map(_evaluate_job, jobs, workers) for r in part]
+        return pd.DataFrame(rows)
+
+    def ceiling(self, arm: Arm, tasks: Sequence[str], *, seed: int = 0) -> "pd.DataFrame":  # noqa: F821
+        """Supervised ceilings of ``tasks`` with ``arm``'s encoder (cached by content key)."""
+        import pandas as pd
+
+        jobs = [dict(study=self._spec(), arm=arm, task=t, seed=seed) for t in tasks]
+        workers = self.workers or default_workers(self.device, len(jobs), work=self.P.eval.ceiling_steps * 0.1)
+        return pd.DataFrame(parallel_map(_ceiling_job, jobs, workers))
+
+
+def _study(spec: dict) -> Study:
+    return Study(spec["profile"], spec["chapter"], device=spec["device"], workers=1)
+
+
+def _pretrain_job(study: dict, arm: Arm, seed: int, force: bool = False) -> Run:
+    from ..train import TrainConfig, train
+
+    S = _study(study)
+    key = S.run_key(arm, seed)
+    name, profile = S.checkpoint_name(arm), S.P.name
+    path = checkpoint_path(name, profile=profile, seed=seed)
+    if path.exists() and not force:
+        payload = load_checkpoint(name, profile=profile, seed=seed)
+        extra = payload.get("extra", {})
+        if extra.get("key") == key:
+            return Run(arm, seed, str(path), extra.get("history", []), extra.get("eval_history", []),
+                       extra.get("train_s", 0.0), cached=True, key=key)
+    method = arm.build(seed).to(S.device)
+    keys = list(arm.keys)
+    data = S.pretrain_data(arm)
+    held = D.chunks(S.heldout_data(arm), keys, S.P.train.batch_size)
+    cfg = TrainConfig.from_profile(S.P.train, seed=seed, progress=False,
+                                   **({} if arm.steps is None else {"steps": arm.steps}))
+    t = time.perf_counter()
+    res = train(method, D.batch_fn(data, S.P.train.batch_size, keys, seed), cfg, device=S.device,
+                eval_fn=_heldout_eval_fn(held, keys), desc=f"{arm.name} s{seed}")
+    train_s = time.perf_counter() - t
+    history = [{k: v for k, v in r.items()} for r in res.history]
+    save_checkpoint(name, method, profile=profile, seed=seed, config=arm.config.replace(seed=seed),
+                    extra=dict(key=key, steps=res.steps, history=history, eval_history=res.eval_history,
+                               train_s=train_s))
+    return Run(arm, seed, str(path), history, res.eval_history, train_s, key=key)
+
+
+def _augment(profile) -> dict:
+    """Per-task augmentation of the fine-tuning protocol: shift and flip for the shape task only
+    (a flip would swap ``motion``'s left/right labels)."""
+    return {"appearance": shift_flip(3, flip=True)}
+
+
+def _evaluate_job(study: dict, run: Run, init: str, tasks, protocols, readout, finetune_tasks) -> list[dict]:
+    """Rows of one (run, init), cached by content key under ``<cache>/study/``."""
+    from ..paths import cache_root
+
+    S = _study(study)
+    E = S.P.eval
+    key = _digest([S.run_key(run.arm, run.seed), init, tasks, protocols, readout, finetune_tasks,
+                   E.__dict__, S.synthav.to_dict(), "eval-v1"])
+    path = cache_root() / "study" / S.P.name / S.chapter / f"eval-{run.arm.name}-{key}.pt"
+    if path.exists():
+        return torch.load(path, weights_only=False)
+    rows = _evaluate(S, run, init, tasks, protocols, readout, finetune_tasks)
+    from ..train.engine import _atomic_save
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_save(rows, path)
+    return rows
+
+
+def _evaluate(S: Study, run: Run, init: str, tasks, protocols, readout, finetune_tasks) -> list[dict]:
+    E = S.P.eval
+    method = run.arm.build(run.seed) if init == RANDOM_INIT else run.model()
+    data = S.eval_data(run.arm.input_keys)
+    rows = []
+    frozen = [p for p in protocols if p != "finetune"]
+    if frozen:
+        rows += evaluate_encoder(method, data, tasks, frozen, rep=run.arm.rep, readout=readout,
+                                 probe_epochs=E.probe_epochs, seed=run.seed, device=S.device)
+    ft = [t for t in tasks if t in finetune_tasks] if "finetune" in protocols else []
+    if ft:
+        rows += evaluate_encoder(method, data, ft, ("finetune",), rep=run.arm.rep, readout=readout,
+                                 finetune_steps=E.finetune_steps, batch_size=S.P.train.batch_size,
+                                 seed=run.seed, device=S.device, augment=_augment(S.P))
+    for r in rows:
+        r.update(arm=run.arm.name, label=run.arm.label or run.arm.name, seed=run.seed, init=init)
+    return rows
+
+
+def _ceiling_job(study: dict, arm: Arm, task: str, seed: int) -> dict:
+    S = _study(study)
+    E = S.P.eval
+    keys = arm.input_keys
+    key = _digest([S.run_key(arm, seed), task, E.__dict__, "ceiling-v1"])
+    cache = checkpoint_path(f"{S.chapter}/ceiling-{arm.name}-{task}", profile=S.P.name, seed=seed)
+    if cache.exists():
+        payload = torch.load(cache, weights_only=False)["state_dict"]
+        if payload.get("key") == key:
+            return payload["row"]
+    t = time.perf_counter()
+    row = supervised_ceiling(arm.build(seed), S.eval_data(keys), task, rep=arm.rep, readout=E.readout,
+                             steps=E.ceiling_steps, batch_size=E.ceiling_batch, seed=seed, device=S.device,
+                             augment=_augment(S.P).get(task))
+    row.update(arm=SUPERVISED, label=f"supervised ({arm.label or arm.name} encoder)", seed=seed,
+               init=SUPERVISED, train_s=time.perf_counter() - t)
+    save_checkpoint(f"{S.chapter}/ceiling-{arm.name}-{task}", {"key": key, "row": row}, profile=S.P.name,
+                    seed=seed)
+    return row

@@ -1,0 +1,118 @@
+"""The study layer: readouts, the test-set floor, the learning gate, claims on a tidy frame, caching."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from maskedav.study import RANDOM_INIT, Claim, decide, gate, gate_table, layout_pool, paired_test_se
+from maskedav.study.data import batch_fn
+from maskedav.study.evaluate import readout_features, shift_flip
+
+
+def test_layout_pool_keeps_time_and_quadrants():
+    g = torch.zeros(1, 1, 2, 4, 4)
+    g[0, 0, 0, :2, :2] = 4.0            # time 0, top-left quadrant
+    g[0, 0, 1, 2:, 2:] = 8.0            # time 1, bottom-right quadrant
+    f = layout_pool([g])
+    assert f.shape == (1, 2 * 2 * 2)
+    assert f[0].tolist() == [4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 8.0]
+    # time reversal changes the layout features but not the mean readout
+    rev = g.flip(2)
+    assert not torch.equal(layout_pool([rev]), f)
+    assert torch.equal(readout_features([rev], "mean"), readout_features([g], "mean"))
+    # two modalities side by side; a 2-D grid pools to 2 x 2; D is the fastest axis
+    a = torch.arange(2 * 4 * 6, dtype=torch.float32).reshape(1, 2, 4, 6)
+    both = layout_pool([g, a])
+    assert both.shape == (1, 8 + 2 * 4)
+    with pytest.raises(ValueError):
+        layout_pool([torch.zeros(1, 2, 3)])
+
+
+def test_paired_test_se_by_hand():
+    a = np.array([1, 1, 0, 0], bool)
+    b = np.array([1, 0, 0, 1], bool)
+    d = np.array([0, 1, 0, -1], float)
+    assert paired_test_se(a, b) == pytest.approx(100 * d.std(ddof=1) / 2)
+    assert paired_test_se(a, a) == 0.0
+
+
+def test_batch_fn_is_deterministic_in_the_step():
+    data = {"video": torch.arange(10.0)[:, None], "label": torch.arange(10)}
+    f1, f2 = batch_fn(data, 4, ["video", "label"], seed=3), batch_fn(data, 4, ["video", "label"], seed=3)
+    assert torch.equal(f1(5)["label"], f2(5)["label"]) and torch.equal(f1(0)["label"], f2(0)["label"])
+    epoch0 = torch.cat([f1(0)["label"], f1(1)["label"]])
+    assert len(set(epoch0.tolist())) == 8                  # a permutation within the epoch
+
+
+def test_shift_flip_identity_and_shapes():
+    x = torch.rand(3, 3, 4, 8, 8)
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(shift_flip(0, flip=False)({"video": x}, g)["video"], x)
+    y = shift_flip(2, flip=True)({"video": x}, torch.Generator().manual_seed(1))["video"]
+    assert y.shape == x.shape and not torch.equal(y, x)
+
+
+def _frame(gains: dict, n_test: int = 2000, seeds=(0, 1, 2)) -> pd.DataFrame:
+    """Rows of arms whose pre-trained encoder gets ``gain`` more clips right than its random init."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for arm, gain in gains.items():
+        for s in seeds:
+            base = rng.random(n_test) < 0.3
+            pre = base.copy()
+            flip = np.flatnonzero(~base)[: int(gain * n_test / 100)]
+            pre[flip] = True
+            for init, c in (("pretrained", pre), (RANDOM_INIT, base)):
+                rows.append(dict(arm=arm, label=arm, seed=s, init=init, task="motion", protocol="probe",
+                                 rep="", readout="layout", accuracy=100 * c.mean(), n_test=n_test, correct=c))
+    return pd.DataFrame(rows)
+
+
+def test_gate_passes_only_a_measurable_gain():
+    fr = _frame({"strong": 10.0, "none": 0.0})
+    g = gate(fr).set_index("arm")
+    assert bool(g.loc["strong", "passes"]) and not bool(g.loc["none", "passes"])
+    # the floor is the paired test-set SE (identical random inits across arms here)
+    assert g.loc["strong", "floor_se"] > 0
+    assert g.loc["strong", "gain"] == pytest.approx(10.0, abs=0.1)
+    t = gate_table(fr, chance={"motion": 7.7})
+    assert list(t.gate) == ["passes", "fails"] and (t.chance == 7.7).all()
+
+
+def test_claims_are_untestable_when_an_arm_fails_the_gate():
+    fr = _frame({"strong": 10.0, "weak": 0.0, "other": 12.0})
+    claims = [Claim("c1", "t", "strong beats weak", 1.0, "strong", "weak", "motion"),
+              Claim("c2", "t", "other beats strong", 1.0, "other", "strong", "motion"),
+              Claim("c3", "t", "strong beats its random init", 1.0, "strong", ("strong", RANDOM_INIT), "motion")]
+    v = decide(fr, claims)
+    assert v["c1"].verdict == "untestable" and "weak" in v["c1"].note
+    assert v["c2"].verdict in ("reproduced", "inconclusive") and v["c2"].paired
+    assert v["c3"].verdict == "reproduced"
+    assert v["c2"].floor_se > 0 and not math.isnan(v["c2"].mde)
+
+
+def test_study_pretrain_is_cached_by_content_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("MASKEDAV_CACHE", str(tmp_path))
+    monkeypatch.setenv("MASKEDAV_WORKERS", "1")
+    from maskedav.methods.videomae import VideoMAEConfig
+    from maskedav.profiles import get_profile
+    from maskedav.study import Arm, Study
+    from maskedav.study import data as D
+
+    D.clear()
+    P = get_profile("smoke")
+    S = Study(P, "test")
+    arm = Arm("v", "videomae", VideoMAEConfig.from_profile(P))
+    first = S.pretrain([arm], [0])[0]
+    again = S.pretrain([arm], [0])[0]
+    assert not first.cached and again.cached and again.eval_history == first.eval_history
+    other = S.pretrain([Arm("v", "videomae", VideoMAEConfig.from_profile(P, mask_ratio=0.75))], [0])[0]
+    assert not other.cached                              # another config: another key, trained again
+    assert other.model().config.mask_ratio == 0.75
+    with pytest.raises(RuntimeError, match="now holds another run"):
+        again.model()                                    # its checkpoint was replaced by `other`
+    assert VideoMAEConfig.from_profile(P).norm_pix is None          # small profiles: raw-pixel target
+    assert VideoMAEConfig.from_profile(get_profile("paper")).norm_pix == "per_channel"
+    D.clear()

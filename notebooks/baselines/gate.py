@@ -37,6 +37,28 @@ study = Study(P, "baselines")
 rec = Recorder("baselines", profile=profile, results_dir=results_dir, parameters=dict(profile=profile))
 
 # %% [markdown]
+# ## How the runs are made
+#
+# Every baseline page trains one run per seed of the profile through the study layer
+# (`maskedav.study`): weights from the seed, masks from the method's own generator seeded with it,
+# batches deterministic in the step, and every `eval_every` steps the masked-reconstruction loss on
+# held-out inputs under fixed masks, drawn against the trivial prediction (the held-out mean pixel).
+# Checkpoints are cached by content key and handed to later chapters.
+#
+# At the small profiles the reconstruction target is **raw pixels** (`norm_pix=None`), a documented
+# deviation from the papers' normalised patches: on SynthAV a normalised patch of smooth content is
+# low-amplitude texture scaled to unit variance — unpredictable — and pre-training on it learned
+# nothing measurable. The VideoMAE page shows the paper's per-channel normalised target beside it.
+#
+# **Protocols** (accuracy on the test split): a linear probe (logistic regression, weight decay chosen
+# on the validation split) and weighted kNN on the frozen **layout readout** — the final tokens
+# average-pooled 2 × 2 per time step and concatenated in time order, which keeps where and when (a mean
+# over all tokens puts `motion` at chance for every encoder) — and, for VideoMAE, few-label end-to-end
+# fine-tuning. **The gate's rule**: each arm against the same network at random init (same seed: a
+# paired one-sided t-test at α = 0.1 over the seeds, with the test set's own standard error of the
+# difference as a floor); the arm passes when pre-training wins. MDE is the smallest gain these seeds
+# and this test set would detect with 80 % power.
+#
 # ## The regime
 #
 # What this profile trains and tests with. Tube masking at 90 % on a `T'×H'×W'` token grid leaves

@@ -29,79 +29,34 @@ results_dir = None
 # %%
 from IPython.display import Markdown, display
 
-from maskedav import viz
-from maskedav.chapters import baselines
-from maskedav.profiles import get_profile
-from maskedav.results import Recorder
-from maskedav.study import Study, format_gate
+from maskedav.chapters.baselines import Page
 
-P = get_profile(profile)
-study = Study(P, "baselines")
-rec = Recorder("baselines", profile=profile, results_dir=results_dir, parameters=dict(profile=profile))
-viz.set_style()
-
-# %% [markdown]
-# ## Configuration
-#
-# The profile's sizes with the method's recipe; every config field is an ablation switch. At the small
-# profiles the reconstruction target is **raw pixels** (`norm_pix=None`), a documented deviation: with a
-# normalised target SynthAV's smooth patches become unpredictable texture and pre-training learns nothing
-# measurable (the learning gate below, and the summary page of this part).
-
-# %%
-arms = baselines.arms(study, "mae")
-for arm in arms:
-    print(arm.name, {k: v for k, v in arm.config.to_dict().items() if k not in ("vit", "audio", "video")})
+page = Page("mae", profile, results_dir)
+page.config().style.hide(axis="index")
 
 # %% [markdown]
 # ## Pre-training
 #
-# One run per seed of the profile: weights from the seed, masks from the method's generator seeded with it,
-# batches deterministic in the step; every `eval_every` steps the masked-reconstruction loss on held-out
-# inputs under fixed masks. Checkpoints are cached by content key and handed to later chapters.
+# One run per seed; how the runs, the held-out curve and the raw-pixel target are set up: the
+# {doc}`gate` page of this part.
 
 # %%
-results = baselines.pretrain(study, "mae")
-result = results["mae"]
-print({a: round(sum(r.train_s for r in res.runs), 1) for a, res in results.items()}, "s of training")
-
-# %% [markdown]
-# ## Held-out reconstruction loss
+print(page.pretrain(), "s of training per arm")
 
 # %%
-fig = baselines.curves_figure(result)
-rec.figure(fig, "mae_curves", seeds=result.seeds,
-           caption="MAE: masked-patch MSE on held-out inputs under fixed masks, and the smoothed training "
-                   "loss; mean ± std over seeds; dashed: the trivial prediction")
-print(baselines.describe_curves(result))
-for other in list(results.values())[1:]:
-    print(other.label + ":")
-    print(baselines.describe_curves(other))
-
-# %% [markdown]
-# ## Reconstructions
+print(page.curves("MAE: masked-patch MSE on held-out inputs under fixed masks, and the smoothed training "
+                  "loss; mean ± std over seeds; dashed: the trivial prediction"))
 
 # %%
-for suffix, fig in baselines.reconstruction_figures(result).items():
-    rec.figure(fig, f"mae_recon{suffix}", seeds=result.seeds[:1],
-               caption="MAE reconstructions of held-out frames under a fixed 75 % random mask")
+page.reconstructions("MAE reconstructions of held-out frames under a fixed 75 % random mask")
 
 # %% [markdown]
 # ## Does pre-training beat random init?
 #
-# An image model sees each frame alone (the readout keeps the frames' order, so `motion` is within its reach only through what each frame shows); the audio tasks are out of reach of any video-only model.
-# Each arm is compared with the same network at random init (same seed: a paired test), with the test
-# set's own standard error of the difference as a floor; an arm *passes* when the one-sided paired test
-# at α = 0.1 says pre-training wins. MDE is the smallest gain these seeds and this test set would detect
-# with 80 % power.
+# An image model sees each frame alone; the layout readout keeps the frames' order, so `motion` is within reach only through what the frames show in turn. The audio tasks are out of reach of any video-only model. Protocols and the gate's rule: the {doc}`gate` page.
 
 # %%
-frame, table = baselines.evaluate(study, results, "mae", protocols=("probe", "knn"),
-                                  finetune_tasks=())
-rec.table(table, "mae_probe", seeds=result.seeds,
-          caption="MAE: test accuracy (%) of pre-trained vs random-init encoders, mean ± sd over seeds, "
-                  "paired gain with its 80 % interval, minimum detectable effect and the learning gate")
-format_gate(table)
-
-# %%
-display(Markdown(baselines.describe_gate(table)))
+table, sentences = page.gate("MAE: test accuracy (%) of pre-trained vs random-init encoders, mean ± sd over "
+                             "seeds, paired gain with its 80 % interval, minimum detectable effect and the "
+                             "learning gate", protocols=("probe", "knn"), finetune_tasks=())
+display(table, Markdown(sentences))

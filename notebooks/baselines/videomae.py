@@ -35,79 +35,34 @@ results_dir = None
 # %%
 from IPython.display import Markdown, display
 
-from maskedav import viz
-from maskedav.chapters import baselines
-from maskedav.profiles import get_profile
-from maskedav.results import Recorder
-from maskedav.study import Study, format_gate
+from maskedav.chapters.baselines import Page
 
-P = get_profile(profile)
-study = Study(P, "baselines")
-rec = Recorder("baselines", profile=profile, results_dir=results_dir, parameters=dict(profile=profile))
-viz.set_style()
-
-# %% [markdown]
-# ## Configuration
-#
-# The profile's sizes with the method's recipe; every config field is an ablation switch. At the small
-# profiles the reconstruction target is **raw pixels** (`norm_pix=None`), a documented deviation: with a
-# normalised target SynthAV's smooth patches become unpredictable texture and pre-training learns nothing
-# measurable (the learning gate below, and the summary page of this part).
-
-# %%
-arms = baselines.arms(study, "videomae")
-for arm in arms:
-    print(arm.name, {k: v for k, v in arm.config.to_dict().items() if k not in ("vit", "audio", "video")})
+page = Page("videomae", profile, results_dir)
+page.config().style.hide(axis="index")
 
 # %% [markdown]
 # ## Pre-training
 #
-# One run per seed of the profile: weights from the seed, masks from the method's generator seeded with it,
-# batches deterministic in the step; every `eval_every` steps the masked-reconstruction loss on held-out
-# inputs under fixed masks. Checkpoints are cached by content key and handed to later chapters.
+# One run per seed; how the runs, the held-out curve and the raw-pixel target are set up: the
+# {doc}`gate` page of this part.
 
 # %%
-results = baselines.pretrain(study, "videomae")
-result = results["videomae"]
-print({a: round(sum(r.train_s for r in res.runs), 1) for a, res in results.items()}, "s of training")
-
-# %% [markdown]
-# ## Held-out reconstruction loss
+print(page.pretrain(), "s of training per arm")
 
 # %%
-fig = baselines.curves_figure(result)
-rec.figure(fig, "videomae_curves", seeds=result.seeds,
-           caption="VideoMAE: masked-patch MSE on held-out inputs under fixed masks, and the smoothed training "
-                   "loss; mean ± std over seeds; dashed: the trivial prediction")
-print(baselines.describe_curves(result))
-for other in list(results.values())[1:]:
-    print(other.label + ":")
-    print(baselines.describe_curves(other))
-
-# %% [markdown]
-# ## Reconstructions
+print(page.curves("VideoMAE: masked-patch MSE on held-out inputs under fixed masks, and the smoothed training "
+                  "loss; mean ± std over seeds; dashed: the trivial prediction"))
 
 # %%
-for suffix, fig in baselines.reconstruction_figures(result).items():
-    rec.figure(fig, f"videomae_recon{suffix}", seeds=result.seeds[:1],
-               caption="VideoMAE reconstructions of held-out clips under a fixed tube mask")
+page.reconstructions("VideoMAE reconstructions of held-out clips under a fixed tube mask")
 
 # %% [markdown]
 # ## Does pre-training beat random init?
 #
-# Frozen encoder, the layout readout (tokens pooled 2 × 2 per time step, in time order), logistic regression and kNN; and few-label fine-tuning of the whole encoder (the papers report fine-tuning first), from the profile's labelled subset. The raw-pixel arm is the profile's; the per-channel normalised arm is the paper's target, shown beside it.
-# Each arm is compared with the same network at random init (same seed: a paired test), with the test
-# set's own standard error of the difference as a floor; an arm *passes* when the one-sided paired test
-# at α = 0.1 says pre-training wins. MDE is the smallest gain these seeds and this test set would detect
-# with 80 % power.
+# Besides the frozen probes, few-label fine-tuning of the whole encoder (the papers report fine-tuning first). The raw-pixel arm is the profile's; the per-channel normalised arm is the paper's target, shown beside it. Protocols and the gate's rule: the {doc}`gate` page.
 
 # %%
-frame, table = baselines.evaluate(study, results, "videomae", protocols=("probe", "knn", "finetune"),
-                                  finetune_tasks=("appearance", "motion"))
-rec.table(table, "videomae_probe", seeds=result.seeds,
-          caption="VideoMAE: test accuracy (%) of pre-trained vs random-init encoders, mean ± sd over seeds, "
-                  "paired gain with its 80 % interval, minimum detectable effect and the learning gate")
-format_gate(table)
-
-# %%
-display(Markdown(baselines.describe_gate(table)))
+table, sentences = page.gate("VideoMAE: test accuracy (%) of pre-trained vs random-init encoders, mean ± sd over "
+                             "seeds, paired gain with its 80 % interval, minimum detectable effect and the "
+                             "learning gate", protocols=("probe", "knn", "finetune"), finetune_tasks=("appearance", "motion"))
+display(table, Markdown(sentences))

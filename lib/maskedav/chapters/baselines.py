@@ -382,3 +382,55 @@ def regime_table(P):
                      f"{per_slice - masked} ({masked / per_slice:.2%})"))
     rows.append(("readout", P.eval.readout))
     return pd.DataFrame(rows, columns=["", P.name])
+
+
+class Page:
+    """One baseline's notebook page: its study, recorder, arms and trained runs, and the calls that
+    write its artifacts (``<name>_curves``, ``<name>_recon*``, ``<name>_probe``)."""
+
+    def __init__(self, name: str, profile: str, results_dir=None):
+        from maskedav import viz
+        from maskedav.profiles import get_profile
+        from maskedav.results import Recorder
+
+        self.name, self.P = name, get_profile(profile)
+        self.study = Study(self.P, "baselines")
+        self.rec = Recorder("baselines", profile=profile, results_dir=results_dir,
+                            parameters=dict(profile=profile))
+        self.arms = arms(self.study, name)
+        self.results: dict[str, BaselineResult] = {}
+        viz.set_style()
+
+    def config(self) -> "pd.DataFrame":  # noqa: F821
+        """Every arm's config switches (the ViT sizes aside)."""
+        import pandas as pd
+
+        return pd.DataFrame([{"arm": a.label, **{k: v for k, v in a.config.to_dict().items()
+                                                 if k not in ("vit", "audio", "video")}} for a in self.arms])
+
+    def pretrain(self) -> dict:
+        """Train (or load) every arm for every seed; seconds of training per arm."""
+        self.results = pretrain(self.study, self.name)
+        return {a: round(sum(r.train_s for r in res.runs), 1) for a, res in self.results.items()}
+
+    @property
+    def result(self) -> BaselineResult:
+        return self.results[self.name]
+
+    def curves(self, caption: str) -> str:
+        self.rec.figure(curves_figure(self.result), f"{self.name}_curves", seeds=self.result.seeds,
+                        caption=caption)
+        return "\n".join(f"{res.label}:\n{describe_curves(res)}" for res in self.results.values())
+
+    def reconstructions(self, caption: str) -> None:
+        for suffix, fig in reconstruction_figures(self.result).items():
+            self.rec.figure(fig, f"{self.name}_recon{suffix}", seeds=self.result.seeds[:1], caption=caption)
+
+    def gate(self, caption: str, *, protocols=("probe", "knn"), finetune_tasks=()):
+        """The page's gate table (written as ``<name>_probe``), styled, and its sentences."""
+        from maskedav.study import format_gate
+
+        _, table = evaluate(self.study, self.results, self.name, protocols=protocols,
+                            finetune_tasks=finetune_tasks)
+        self.rec.table(table, f"{self.name}_probe", seeds=self.result.seeds, caption=caption)
+        return format_gate(table), describe_gate(table)

@@ -37,7 +37,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bar: tqdm.auto warns in kernels without ipywidgets
 
 from . import distributed as D
 from .optim import cosine_lr, make_optimizer, param_groups as default_param_groups, set_lr

@@ -252,3 +252,13 @@ def test_book_labels_parts_with_the_profile_of_their_tree(tmp_path):
     assert "| paper " in lines[f"`{results}/`"]
     assert "| gpu " in lines[f"`{results}/profiles/h100/`"]
     assert not (staged / "results" / "toy" / ".t.csv.1.ab.tmp").exists()
+
+
+def test_injected_results_dir_is_repository_relative(tmp_path):
+    from maskedav.book.runner import display_results_dir
+    from maskedav.paths import repo_root, results_root
+
+    inside = repo_root() / "results" / "profiles" / "gpu"
+    assert display_results_dir(inside) == "results/profiles/gpu"          # no machine path in the page
+    assert results_root("results/profiles/gpu") == inside.resolve()       # and it resolves back
+    assert display_results_dir(tmp_path) == str(tmp_path.resolve())       # outside: absolute

@@ -19,9 +19,11 @@ def repo_root() -> Path:
 
 
 def results_root(results_dir: str | os.PathLike | None = None) -> Path:
-    """``results_dir`` if given, else ``$MASKEDAV_RESULTS``, else ``<repo>/results``."""
+    """``results_dir`` if given (a relative path is taken from the repository root, as the runner
+    injects it), else ``$MASKEDAV_RESULTS``, else ``<repo>/results``."""
     if results_dir:
-        return Path(results_dir).resolve()
+        path = Path(results_dir)
+        return (path if path.is_absolute() else repo_root() / path).resolve()
     env = os.environ.get("MASKEDAV_RESULTS")
     return Path(env).resolve() if env else repo_root() / "results"
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .. import provenance
 from ..checkpoints import CACHE_MANIFEST_ENV, read_cache_manifest
-from ..paths import cache_root
+from ..paths import repo_root, cache_root
 from ..profiles import get_profile
 from ..trees import atomic_write_text, check_tree, claim_tree, default_tree, display_path, runner_lock
 from .registry import Notebook, cache_key, discover, execution_order, select
@@ -39,6 +39,16 @@ KERNEL_NAME = "python3"
 # What the runner injects into every notebook's papermill parameters cell (a test checks that
 # each notebook defines them: papermill itself only warns about unknown parameters).
 INJECTED_PARAMETERS = ("profile", "results_dir")
+
+
+def display_results_dir(tree: Path) -> str:
+    """The ``results_dir`` injected into a notebook: relative to the repository root when the tree lies
+    inside it (no machine's absolute path in the executed notebooks; :func:`maskedav.paths.results_root`
+    resolves it against the root), else absolute."""
+    try:
+        return Path(tree).resolve().relative_to(repo_root()).as_posix()
+    except ValueError:
+        return str(Path(tree).resolve())
 
 
 @dataclass
@@ -140,7 +150,7 @@ def _run(prof, notebooks, order, results: Path, force: bool, progress_bar: bool,
     outcomes: dict[str, RunResult] = {}
     log(f"maskedav.book: profile {prof.name}, {len(order)} notebook(s), results in {display_path(results)}")
     for nb in order:
-        parameters = dict(zip(INJECTED_PARAMETERS, (prof.name, str(results))))
+        parameters = dict(zip(INJECTED_PARAMETERS, (prof.name, display_results_dir(results))))
         key = cache_key(nb, notebooks, prof.name, parameters, _memo=memo,
                         **({"package_dir": Path(package_dir)} if package_dir else {}))
         out = executed_path(results, nb)

@@ -468,19 +468,20 @@ def test_cavmae_paper_scale_builds_and_runs_on_meta():
         (0.75, 0.75, 0.01, 0.05, False)
 
 
-# --------------------------------------------------------------------------- training / recipes
+# --------------------------------------------------------------------------- training / study layer
 def test_trains_with_the_engine_under_fixed_eval_masks():
-    from maskedav.methods.recipes import heldout_eval_fn, make_batch_fn
+    from maskedav.study.data import batch_fn, chunks
+    from maskedav.study.runs import _heldout_eval_fn
     from maskedav.train import TrainConfig, train
     from maskedav.train.engine import _generators
 
     data = {"video": torch.rand(8, 3, 8, 32, 32)}
-    fn = make_batch_fn(data, 4, ("video",), seed=0)
+    fn = batch_fn(data, 4, ("video",), seed=0)
     assert torch.equal(fn(3)["video"], fn(3)["video"])
     assert not torch.equal(fn(0)["video"], fn(1)["video"])
     m = build("videomae")
     assert list(_generators(m)) == ["generator"]     # the engine checkpoints the mask generator
-    ev = heldout_eval_fn(data, ("video",), 4)
+    ev = _heldout_eval_fn(chunks(data, ("video",), 4), ("video",))
     assert ev(m) == ev(m)                            # fixed masks: evaluation is repeatable
     res = train(m, fn, TrainConfig(steps=2, lr=1e-3, eval_every=1, progress=False), eval_fn=ev)
     assert len(res.history) == 2 and len(res.eval_history) == 3
@@ -489,7 +490,7 @@ def test_trains_with_the_engine_under_fixed_eval_masks():
 
 def test_checkpoint_round_trip(tmp_path, monkeypatch):
     from maskedav.checkpoints import save_checkpoint
-    from maskedav.methods.recipes import load_baseline
+    from maskedav.chapters.baselines import load_baseline
 
     monkeypatch.setenv("MASKEDAV_CACHE", str(tmp_path))
     m = build("audiomae", fbank_mean=-3.0, fbank_std=2.0)

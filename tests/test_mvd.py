@@ -1,13 +1,17 @@
-"""MVD (maskedav.methods.mvd): frozen teachers, target alignment, masked-only loss, every switch."""
+"""MVD: the model (maskedav.methods.mvd: frozen teachers, target alignment, masked-only loss, every
+switch) and the chapter on the study layer (maskedav.chapters.mvd: plan, arms, claims, E8, Table 6)."""
+import math
+
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
 
 from maskedav.masking import tube_mask
-from maskedav.methods.mvd import (CLAIMS, MVD, VARIANTS, FeatureTeacher, align_image_features,
-                                  cache_targets, decide_claim, frame_similarity, image_target_frame,
-                                  image_teacher_frames, inflate_image_encoder, normalize_video, run_plan,
-                                  student_config)
+from maskedav.methods.mvd import (MVD, VARIANTS, FeatureTeacher, MVDConfig, align_image_features,
+                                  cache_targets, frame_similarity, image_target_frame, image_teacher_frames,
+                                  inflate_image_encoder, normalize_video, offdiag_mean)
 from maskedav.nn import ViTEncoder
 from maskedav.train import TrainConfig, train
 from maskedav.train.optim import param_groups
@@ -28,7 +32,7 @@ def video_teacher(dim=32, seed=2):
 
 
 def cfg(variant="coteach", **changes):
-    return student_config("smoke", variant, **changes)
+    return MVDConfig.from_profile("smoke", **{**VARIANTS[variant], **changes})
 
 
 def method(variant="coteach", img=None, vid=None, **changes):
@@ -276,23 +280,6 @@ def test_frame_similarity_hand_values():
     assert torch.allclose(s, torch.tensor([[1.0, 2 / 3], [2 / 3, 1.0]]))
 
 
-def test_claim_rules_and_plan():
-    rows = [dict(arm=a, seed=s, appearance=x, motion=y) for a, base in (("image", 50), ("video", 40), ("coteach", 60))
-            for s, (x, y) in enumerate([(base, base), (base + 1, base + 1), (base + 2, base + 2)])]
-    v, arm_b = decide_claim("E1.appearance", rows)
-    assert arm_b == "image" and v.verdict == "reproduced" and v.effect == pytest.approx(10.0)
-    v, _ = decide_claim("E2.motion", rows)                                     # video < image here
-    assert v.verdict == "contradicted"
-    few = [r for r in rows if r["seed"] < 2]
-    assert decide_claim("E1.motion", few)[0].verdict == "inconclusive"         # < 3 seeds
-    assert {c.id.split(".")[0] for c in CLAIMS} == {f"E{i}" for i in range(1, 10)}
-    plan = run_plan("cpu")
-    assert plan.student_steps * 4 == plan.teacher_steps == 2 * plan.bootstrap_steps == 2 * plan.short_teacher_steps
-    assert plan.large["dim"] % plan.large["heads"] == 0 and plan.large["dim"] % 4 == 0
-    assert plan.large["dim"] > 96 and len(plan.seeds) >= 3
-    assert set(VARIANTS) >= {"image", "video", "coteach", "image_pixel", "coteach_pixel", "bootstrap", "per_token"}
-
-
 def test_every_variant_runs_under_bf16_autocast():
     # the engine autocasts to bf16 on CUDA; CPU autocast exercises the same dtype paths
     v, mask = clips(1), fixed_mask(1)
@@ -304,3 +291,218 @@ def test_every_variant_runs_under_bf16_autocast():
                            mask=None if not m.config.masked else mask)
         assert loss.dtype == torch.float32 and torch.isfinite(loss), variant
         loss.backward()
+
+
+# ------------------------------------------------------------------------- model: study-layer hooks
+def test_pixel_target_follows_the_profile():
+    from maskedav.profiles import get_profile
+
+    assert MVDConfig.from_profile("smoke").pixel_norm is None                  # raw pixels at small profiles
+    assert MVDConfig.from_profile(get_profile("paper")).pixel_norm == "per_channel"
+    m = method("coteach_pixel")
+    v, mask = clips(), fixed_mask()
+    _, logs = m({"video": v}, mask=mask)
+    pred = m.predict({"video": v}, mask=mask)["pixel"]
+    from maskedav.losses import masked_mse, patchify_video
+
+    raw = masked_mse(pred, patchify_video(v, P, TUB), mask, norm_pix=None)
+    assert torch.allclose(logs["loss_pix"], raw, atol=1e-5)
+
+
+def test_grid_tokens_and_offdiag():
+    m = method().eval()
+    v = clips(2)
+    (g,) = m.grid_tokens({"video": v})
+    assert g.shape == (2, m.encoder.dim, *GRID)
+    tokens = m.encoder(m.space.model_input(v))
+    assert torch.allclose(g[1, :, 2, 1, 3], tokens[1, 2 * HW + 1 * GRID[2] + 3], atol=1e-6)   # (t, h, w) order
+    s = torch.tensor([[1.0, 0.5, 0.1], [0.5, 1.0, 0.3], [0.1, 0.3, 1.0]])
+    assert float(offdiag_mean(s)) == pytest.approx((0.5 + 0.1 + 0.3) * 2 / 6)
+
+
+def test_cached_inputs_are_shared_by_teacher_fingerprint():
+    img, vid = image_teacher(), video_teacher()
+    a, b = method("coteach", img=img, vid=vid), method("video", img=img, vid=vid)
+    v = clips(3)
+    calls, memo = [], {}
+
+    def store(name, compute):
+        if name not in memo:
+            calls.append(name)
+            memo[name] = compute()
+        return memo[name]
+
+    ta = a.cached_inputs({"video": v}, store=store)
+    tb = b.cached_inputs({"video": v}, store=store)
+    assert set(ta) == {"target_image", "target_video"} and set(tb) == {"target_video"}
+    assert len(calls) == 2 and torch.equal(ta["target_video"], tb["target_video"])     # computed once
+    assert torch.allclose(ta["target_image"], a.compute_targets(v)["image"], atol=1e-6)
+    other = FeatureTeacher(video_teacher(seed=7), "video", TUB)
+    assert other.fingerprint() != b.video_teacher.fingerprint()
+    assert MVD(cfg("bootstrap")).cached_inputs({"video": v}) == {}
+
+
+def test_students_of_a_seed_start_from_the_same_encoder():
+    encoders = []
+    for variant, img, vid in (("image", image_teacher(seed=1), None), ("coteach", image_teacher(dim=48), video_teacher(dim=64)),
+                              ("per_token", None, video_teacher(seed=3)), ("bootstrap", None, None)):
+        torch.manual_seed(11)
+        encoders.append(MVD(cfg(variant), img, vid).encoder.state_dict())
+    for other in encoders[1:]:
+        assert all(torch.equal(encoders[0][k], other[k]) for k in encoders[0])
+
+
+# --------------------------------------------------------------------------------- chapter: plan
+def test_plan_follows_the_papers_schedule_ratios():
+    from maskedav.chapters import mvd as chapter
+    from maskedav.profiles import get_profile
+
+    pl = chapter.plan(get_profile("cpu"))
+    assert pl.student_steps * 4 == pl.teacher_steps == 2 * pl.short_teacher_steps == 3000
+    assert pl.bootstrap_steps == 2 * pl.student_steps
+    assert pl.large == dict(dim=128, depth=4, heads=4) and pl.large_seeds == (0,) and len(pl.seeds) >= 3
+    assert dict(pl.overrides(750)) == {"warmup_steps": 38}            # the profile's 5 % warm-up
+    assert dict(chapter.plan(get_profile("smoke")).overrides(1)) == {"warmup_steps": 1}
+
+
+def test_time_matched_steps_by_hand():
+    from maskedav.chapters import mvd as chapter
+    from maskedav.profiles import get_profile
+
+    P = get_profile("cpu")
+    steps, t = chapter.time_matched_steps(P, {"videomae": 0.05, "video": 0.03, "target_video": 0.001})
+    # (3000 - 1500) * 0.05 s - 8192 * 0.001 s = 66.808 s -> 2226.9 steps of 0.03 s -> down to a multiple of 100
+    assert steps == 2200 and t["videomae_s"] == pytest.approx(150.0) and t["targets_s"] == pytest.approx(8.192)
+    assert t["short_teacher_s"] + t["targets_s"] + t["student_s"] <= t["videomae_s"]
+    assert chapter.time_matched_steps(P, {"videomae": 0.05, "video": 10.0, "target_video": 0.0})[0] == 1
+
+
+# ------------------------------------------------------------------------------- chapter: claims
+def _rows(means: dict, seeds=(0, 1, 2), task="appearance", n=400):
+    """A tidy frame: arm -> per-seed accuracies (pretrained) and a random init far below."""
+    rng = np.random.default_rng(0)
+    out = []
+    for arm, accs in means.items():
+        for s, acc in zip(seeds, accs):
+            for init, a in (("pretrained", acc), ("random init", 5.0)):
+                c = np.zeros(n, bool)
+                c[rng.permutation(n)[:int(round(a * n / 100))]] = True
+                out.append(dict(arm=arm, label=arm, seed=s, init=init, task=task, protocol="probe", rep="",
+                                readout="layout", accuracy=100 * c.mean(), n_test=n, correct=c))
+    return pd.DataFrame(out)
+
+
+def test_e1_comparator_is_chosen_by_mean_over_seeds():
+    from maskedav.chapters import mvd as chapter
+    from maskedav.profiles import get_profile
+
+    # video wins two seeds of three, but image has the higher mean: the comparator is image
+    frame = _rows({"image": [60.0, 30.0, 31.0], "video": [40.0, 35.0, 35.0], "coteach": [70.0, 71.0, 72.0]})
+    assert chapter.better_single(frame, "appearance") == "image"
+    pl = chapter.plan(get_profile("cpu"))
+    claims = {c.id: c for c in chapter.claims(frame, pl)}
+    assert set(claims) == {"E1.appearance", "E2.appearance"}          # only claims whose arms are present
+    assert claims["E1.appearance"].b == "image" and "image-teacher student" in claims["E1.appearance"].statement
+    from maskedav.study import decide
+
+    v = decide(frame, [claims["E1.appearance"]])["E1.appearance"]
+    assert v.paired and v.effect == pytest.approx(np.mean([70, 71, 72]) - np.mean([60, 30, 31]), abs=0.5)
+
+
+def test_claim_statements_say_what_is_compared():
+    from maskedav.chapters import mvd as chapter
+    from maskedav.profiles import get_profile
+
+    arms = ["image", "video", "coteach", "coteach_large", "videomae", "per_token", "image_pixel", "coteach_pixel",
+            "bootstrap", "bootstrap_init"]
+    frame = pd.concat([_rows({a: [50.0, 51.0, 52.0]}, task=t) for a in arms for t in chapter.TASKS])
+    pl = chapter.plan(get_profile("cpu"))
+    claims = {c.id: c for c in chapter.claims(frame, pl)}
+    assert {c.split(".")[0] for c in claims} == {f"E{i}" for i in range(1, 8)}
+    e3 = claims["E3.motion"]
+    assert (e3.a, e3.b) == ("coteach", "videomae") and "750 steps (a quarter of the teachers' 3000)" in e3.statement
+    assert "half" not in e3.statement
+    e4 = claims["E4.appearance"]
+    assert (e4.a, e4.b) == ("coteach_large", "coteach") and "capped" in e4.statement and "seed 0" in e4.statement
+    assert claims["E7.motion"].b == "bootstrap" and "1500 steps" in claims["E7.motion"].statement
+    assert all(c.protocol == "probe" for c in claims.values())
+    e9 = chapter.e9_claim(pl, 2200)
+    assert (e9.a, e9.b, e9.task) == ("mvd_t6", "videomae", "appearance") and "2200 steps" in e9.statement
+
+
+def test_e8_verdict_pairs_teacher_seeds_with_a_clip_floor():
+    from maskedav.chapters import mvd as chapter
+
+    n = 50
+    sims = {s: {"offdiag": {"image": torch.full((n,), 0.9 - 0.01 * s), "video": torch.full((n,), 0.5 + 0.01 * s)}}
+            for s in range(3)}
+    sims[0]["offdiag"]["video"][::2] += 0.1                      # clip-to-clip spread in one seed
+    v = chapter.e8_verdict(sims)
+    d0 = (sims[0]["offdiag"]["image"] - sims[0]["offdiag"]["video"]).double()
+    assert v.paired and v.n_seeds == 3
+    assert v.floor_se == pytest.approx(float(d0.std()) / math.sqrt(n) / 3, rel=1e-6)   # seeds 1, 2: no spread
+    assert v.effect == pytest.approx(np.mean([0.9 - 0.01 * s for s in range(3)]) - float(np.mean(
+        [float(sims[s]["offdiag"]["video"].mean()) for s in range(3)])), abs=1e-6)
+    assert v.verdict == "reproduced"
+    gates = pd.DataFrame([dict(arm="mae", protocol="probe", task="motion", passes=False),
+                          dict(arm="videomae", protocol="probe", task="motion", passes=True)])
+    assert chapter.e8_verdict(sims, gates).verdict == "untestable"
+
+
+# --------------------------------------------------------------------- chapter on the study layer
+def test_students_load_their_teachers_and_share_targets_and_random_init(tmp_path, monkeypatch):
+    monkeypatch.setenv("MASKEDAV_CACHE", str(tmp_path))
+    monkeypatch.setenv("MASKEDAV_WORKERS", "1")
+    from maskedav.chapters import mvd as chapter
+    from maskedav.profiles import get_profile
+    from maskedav.study import Study
+    from maskedav.study import data as D
+
+    D.clear()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)                                          # tiny models: one thread is faster
+    P = get_profile("smoke")
+    S = Study(P, "mvd")
+    base = chapter.baseline_arms(P)
+    Study(P, "baselines").pretrain(list(base.values()), [0])       # the base teachers of seed 0
+    arms = chapter.student_arms(S, ["image", "coteach"])
+    assert arms["image"].init_id == arms["coteach"].init_id and arms["image"].steps == 1
+    assert [k[1] for k in arms["coteach"].key_extra] == ["baselines/mae", "baselines/videomae"]
+    runs = S.pretrain(list(arms.values()), [0])
+    assert len(list((tmp_path / "study" / "smoke" / "inputs").glob("pretrain-*.pt"))) == 2    # image, video: once
+    student = runs[1].model()
+    teacher = chapter.base_teachers(P)["video"].load("smoke", 0)
+    assert torch.equal(student.video_teacher.encoder.module.blocks[0].attn.qkv.weight,
+                       teacher.encoder.blocks[0].attn.qkv.weight)
+    frame = S.evaluate(runs, chapter.TASKS, ("probe",))
+    init = frame[frame.init == "random init"].sort_values(["task", "arm"])
+    a, b = init[init.arm == "image"], init[init.arm == "coteach"]
+    assert list(a.accuracy) == list(b.accuracy)                       # one shared random-init evaluation
+    assert len(list((tmp_path / "study" / "smoke" / "mvd").glob("eval-init-*.pt"))) == 1
+    again = S.pretrain(list(arms.values()), [0])
+    assert all(r.cached for r in again)
+    other = chapter.student_arms(S, ["image"])["image"]
+    assert S.run_key(other, 0) == S.run_key(arms["image"], 0)
+    assert S.run_key(arms["image"], 0) != S.run_key(
+        type(other)(**{**other.__dict__, "train_overrides": (("warmup_steps", 2),)}), 0)
+    D.clear()
+    torch.set_num_threads(threads)
+
+
+def test_budget_table_by_hand():
+    from maskedav.chapters import mvd as chapter
+    from maskedav.profiles import get_profile
+    from maskedav.study import Study
+
+    S = Study(get_profile("smoke"), "mvd")                   # 2 seeds; teachers 4 steps, students 1, EMA 2
+    arms = list(chapter.teacher_arms(S).values()) + list(chapter.student_arms(S).values())
+    costs = {k: 0.01 for k in ("videomae", "mae", "videomae_large", "mae_large", *chapter.STUDENTS)}
+    costs.update({f"target_{k}": 0.001 for k in ("image", "video", "image_large", "video_large")})
+    t = chapter.budget_table(S, costs, arms, eval_s=1.0).set_index("arm")["core-seconds"]
+    assert t["videomae_large"] == pytest.approx(0.04) and t["videomae_short"] == pytest.approx(0.04)
+    assert t["bootstrap"] == pytest.approx(0.04) and t["coteach"] == pytest.approx(0.02)
+    # targets once per (teacher, seed): base image and video of 2 seeds, the large pair once; 64 clips each
+    assert t["targets (image)"] == pytest.approx(2 * 64 * 0.001) and t["targets (video_large)"] == pytest.approx(0.064)
+    # evaluations: 20 runs + random inits shared per seed (students: 2, half-schedule VideoMAE: 2)
+    assert t.filter(like="evaluations").iloc[0] == pytest.approx(24.0)
+    assert t.filter(like="total").iloc[0] == pytest.approx(0.08 + 0.04 + 0.04 + 7 * 0.02 + 6 * 0.064 + 24.0)

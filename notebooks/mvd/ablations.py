@@ -2,170 +2,129 @@
 # jupyter:
 #   maskedav:
 #     needs:
-#     - mvd/teachers
-#     - mvd/coteaching
+#     - mvd/gate
 #     order: 30
-#     title: 'MVD 3: baselines and ablations (Tables 6-9)'
+#     title: 'MVD 3: training time and ablations (Tables 6-9)'
 # ---
 
 # %% [markdown]
 # # MVD 3 — training time, pixel branch, bootstrapped teachers, per-token distillation (Tables 6–9)
 #
-# * **Table 6 (E9)** — wall-clock on this machine: a VideoMAE video teacher trained for half of VideoMAE's
-#   schedule plus an MVD student (video teacher only, as the paper's Table 6) against VideoMAE trained for
-#   the full schedule. The student's steps are set so that teacher + student take the same wall-clock as
-#   the full VideoMAE, from step times measured here (MVD with the teacher run online, not cached).
-# * **Table 7 (E6)** — an extra decoder reconstructing VideoMAE's normalised pixels during distillation.
+# * **Table 6 (E9)** — wall-clock on this machine: a VideoMAE video teacher trained for half of the
+#   baselines' schedule plus an MVD student of that teacher, against VideoMAE trained for the full
+#   schedule. The student's steps are set so that teacher + student take no more wall-clock than the full
+#   VideoMAE, from step times measured here, now (the student's cost includes computing its teacher's
+#   targets). The half-schedule teacher is trained per seed, so each seed's MVD has its own teacher.
+# * **Table 7 (E6)** — an extra decoder reconstructing pixels during distillation (the profile's pixel
+#   target: raw pixels at the small profiles; the paper's is VideoMAE's normalised pixels).
 # * **Table 8 (E7)** — a bootstrapped teacher: an EMA (momentum) copy of the student's encoder gives the
-#   targets, trained twice as long; with and without initialising the student from the image teacher
-#   (the paper initialises from an IN-1K-pretrained bootstrapped model; here the MAE image teacher,
-#   inflated to tubelets, stands in for it).
+#   targets, trained twice as long. The paper's second row (the EMA student initialised from an image
+#   model) is not run at this budget (MVD 0).
 # * **Table 9 (E5)** — per-token distillation: no masking, an MLP head regresses the video teacher's
 #   features of every token.
 #
-# The frozen-teacher rows (image / video / co-teaching) are the students of the previous notebook.
+# The frozen-teacher rows (image / video / co-teaching) are the students of MVD 0, at the same 750 steps.
 
 # %% tags=["parameters"]
 profile = "cpu"
 results_dir = None
 
 # %%
-import time
+from IPython.display import Markdown, display
 
-import numpy as np
-import torch
+from maskedav.chapters import mvd as chapter
+from maskedav.study import claims_table, decide, format_gate, gate, record
 
-from maskedav.methods import mvd
-from maskedav.methods import mvd_tables
-from maskedav.methods.recipes import build_config, make_batch_fn
-from maskedav.methods import VideoMAE
-from maskedav.profiles import get_profile
-from maskedav.results import Recorder
-
-P = get_profile(profile)
-rec = Recorder("mvd", profile=profile, results_dir=results_dir, parameters=dict(profile=profile))
-device = P.resolve_device()
-mvd.use_cpu_threads(device)
-plan = mvd.run_plan(P)
-data = mvd.load_data(P)
-teacher_rows = mvd.load_runs("teachers", P)
-cot_rows = mvd.load_runs("coteaching", P)
-print(plan)
+P, study, rec = chapter.session(profile, results_dir)
+plan = chapter.plan(P)
 
 # %% [markdown]
 # ## Table 6: step times on this machine
 #
-# One training step (forward, backward, AdamW) of VideoMAE and of the video-teacher MVD student (the
-# teacher's forward included), measured alternately three times each; the median of each is used.
+# One training step (forward, backward, AdamW; one thread) of VideoMAE and of the video-teacher student
+# (from cached targets), measured alternately three times, and the time to compute the video teacher's
+# targets per clip. The student gets the wall-clock of the VideoMAE steps the half-schedule teacher does not
+# use, less its targets, rounded down.
 
 # %%
-videos = data["pretrain"]["video"]
-vm_batches = make_batch_fn({"video": videos}, plan.batch_size, ("video",), 0)
-short_teacher = mvd.feature_teachers({"video": mvd.load_teacher(P, "video", "short", plan.seeds[0])},
-                                     P.model.tubelet)
-times = {"videomae": [], "mvd": []}
-for _ in range(3):
-    torch.manual_seed(0)
-    times["videomae"].append(mvd.measure_step_time(VideoMAE(build_config("videomae", P)), vm_batches,
-                                                   steps=4, device=device))
-    torch.manual_seed(0)
-    student = mvd.MVD(mvd.student_config(P, "video"), video_teacher=short_teacher["video"])
-    times["mvd"].append(mvd.measure_step_time(student, vm_batches, steps=4, device=device))
-t_v, t_m = float(np.median(times["videomae"])), float(np.median(times["mvd"]))
-budget_s = plan.teacher_steps * t_v                             # the full VideoMAE's wall-clock
-mvd_steps = int(max(1, min(plan.teacher_steps, (budget_s - plan.short_teacher_steps * t_v) // t_m)))
-timing = dict(videomae_step_s=t_v, mvd_step_s=t_m, short_steps=plan.short_teacher_steps,
-              full_steps=plan.teacher_steps, mvd_steps=mvd_steps)
-print(f"step time: VideoMAE {1000 * t_v:.0f} ms, MVD (video teacher online) {1000 * t_m:.0f} ms; the full "
-      f"VideoMAE takes {budget_s:.0f} s, the short teacher {plan.short_teacher_steps * t_v:.0f} s, leaving "
-      f"{mvd_steps} MVD steps for equal wall-clock (the paper's ratio would be {plan.student_steps}).")
-
-# %% [markdown]
-# ## Runs
+costs = chapter.step_costs(P, ["videomae", "video"], steps=6, warmup=2, rounds=3)
+t6_steps, timing = chapter.time_matched_steps(P, costs)
+print(f"step time: VideoMAE {1000 * timing['videomae_step_s']:.1f} ms, student {1000 * timing['student_step_s']:.1f} ms, "
+      f"targets {1000 * timing['target_s_per_clip']:.2f} ms per clip. The full VideoMAE takes {timing['videomae_s']:.0f} s, "
+      f"the half-schedule teacher {timing['short_teacher_s']:.0f} s, its targets {timing['targets_s']:.0f} s, leaving "
+      f"{t6_steps} student steps ({timing['student_s']:.0f} s); the paper's ratio would give {plan.student_steps}.")
 
 # %%
-Arm = mvd.Arm
-arms = [Arm("per_token", "per_token"),
-        Arm("image_pixel", "image_pixel"), Arm("coteach_pixel", "coteach_pixel"),
-        Arm("bootstrap", "bootstrap", teachers=None, steps=plan.bootstrap_steps),
-        Arm("bootstrap_init", "bootstrap", teachers=None, steps=plan.bootstrap_steps, init="image"),
-        Arm("mvd_t6", "video", teachers="short", steps=mvd_steps)]
-t0 = time.perf_counter()
-rows = mvd.run_arms(P, arms, data, device=device)
-print(f"{len(rows)} runs in {time.perf_counter() - t0:.1f} s")
-rows += mvd.probe_videomae(P, data, size="short", seeds=plan.extra_teacher_seeds, device=device)
-rows += [r for r in cot_rows if r["arm"] in ("image", "video", "coteach", "videomae")]
-mvd.summarize(rows, ["appearance", "motion", "motion_reversal", "initial_loss", "final_loss", "train_s"])
+runs = chapter.pretrain(study)                                        # cached runs of the gate page
+runs.update({k: v for k, v in chapter.pretrain(study, ["mvd_t6"], t6_steps=t6_steps).items() if k == "mvd_t6"})
+frame = chapter.evaluate(study, runs)
+gates = gate(frame)
+format_gate(chapter.gate_table(study, frame[frame.arm.isin(["mvd_t6", "videomae", "videomae_short"])]))
 
 # %% [markdown]
 # ## Table 6 — training time (teacher included)
 
 # %%
-t6 = mvd_tables.table6(rows, profile, timing)
-rec.table(t6, "table6", seeds=list(plan.seeds),
-          caption="Table 6: accuracy at equal wall-clock, teacher training included (paper: 32 V100 hours; "
-                  "this book: seconds on this machine from measured step times)",
-          extra=dict(timing=timing, times_measured=times))
+train_s = {a: sum(r.train_s for r in runs[a]) / len(runs[a]) for a in ("videomae", "videomae_short", "mvd_t6")}
+t6 = chapter.table6(frame, profile, plan, timing, train_s)
+rec.table(t6, "table6", seeds=P.seed_list,
+          caption="Table 6: accuracy at equal wall-clock, teacher training included (paper: 32 V100 hours; this "
+                  "book: seconds on this machine, planned from measured step times and measured on the runs)",
+          extra=dict(timing=timing, step_costs=costs, measured_train_s=train_s))
 t6
 
 # %%
-c9 = mvd.record_claims(["E9"], rows, results_dir=results_dir, profile=profile)
-print(mvd.describe_verdicts(c9))
-total = plan.short_teacher_steps * t_v + mvd_steps * t_m
-print(f"MVD's teacher + student take {total:.0f} s against {budget_s:.0f} s for the full VideoMAE "
-      f"({100 * total / budget_s:.0f} %); MVD reaches {mvd.pm(rows, 'mvd_t6', 'appearance')} % on appearance, "
-      f"VideoMAE {mvd.pm(rows, 'videomae', 'appearance')} % (its half-schedule teacher "
-      f"{mvd.pm(rows, 'videomae:short', 'appearance')} %).")
+c9 = [chapter.e9_claim(plan, t6_steps)]
+v9 = decide(frame, c9, gates)
+display(Markdown(chapter.describe_claims(record("mvd", c9, v9, results_dir=results_dir, profile=profile))))
+print(f"Measured on the runs: the half-schedule teacher took {train_s['videomae_short']:.0f} s and the student "
+      f"{train_s['mvd_t6']:.0f} s (targets included), {train_s['videomae_short'] + train_s['mvd_t6']:.0f} s together, "
+      f"against {train_s['videomae']:.0f} s for the full VideoMAE (mean over seeds; the runs of different pages can "
+      "meet different loads on the machine).")
 
 # %% [markdown]
 # ## Table 7 — an extra pixel-reconstruction branch
 
 # %%
-t7 = mvd_tables.table7(rows, profile)
-rec.table(t7, "table7", seeds=list(plan.seeds),
-          caption="Table 7: distillation with an extra pixel-reconstruction decoder (paper: SSv2, ViT-S, 300 ep; "
-                  "this book: motion, with appearance alongside)")
+t7 = chapter.table7(frame, profile)
+rec.table(t7, "table7", seeds=P.seed_list,
+          caption="Table 7: distillation with an extra pixel-reconstruction decoder (paper: SSv2, ViT-S, 300 ep; this "
+                  "book: motion, with appearance alongside; raw-pixel target at the small profiles)")
 t7
 
 # %%
-c6 = mvd.record_claims(["E6.image", "E6.coteach"], rows, results_dir=results_dir, profile=profile)
-print(mvd.describe_verdicts(c6))
+c6 = chapter.claims(frame, plan, ["E6.image", "E6.coteach"])
+v6 = decide(frame, c6, gates)
+display(claims_table(c6, v6).round(2).style.hide(axis="index"))
+display(Markdown(chapter.describe_claims(record("mvd", c6, v6, results_dir=results_dir, profile=profile))))
 
 # %% [markdown]
 # ## Table 8 — bootstrapped (EMA) teachers vs frozen teachers
 
 # %%
-steps = {"bootstrap": plan.bootstrap_steps, "bootstrap_init": plan.bootstrap_steps, "image": plan.student_steps,
-         "video": plan.student_steps, "coteach": plan.student_steps}
-t8 = mvd_tables.table8(rows, profile, steps)
-rec.table(t8, "table8", seeds=list(plan.seeds),
-          caption="Table 8: momentum-encoder (EMA) targets, trained 2x longer, vs frozen teachers",
-          extra=dict(ema_momentum=mvd.MVDConfig().ema_momentum, ema_schedule="cosine to 1 over the run",
-                     init="MAE image teacher inflated to tubelets (stand-in for the IN-1K bootstrapped model)"))
+t8 = chapter.table8(frame, profile, plan)
+rec.table(t8, "table8", seeds=P.seed_list,
+          caption="Table 8: momentum-encoder (EMA) targets, trained twice as long, vs frozen teachers",
+          extra=dict(ema_momentum=chapter.MVDConfig().ema_momentum, ema_schedule="cosine to 1 over the run"))
 t8
 
 # %%
-c7 = mvd.record_claims(["E7.appearance", "E7.motion", "E7.init.appearance", "E7.init.motion"], rows,
-                       results_dir=results_dir, profile=profile)
-print(mvd.describe_verdicts(c7))
-for task in ("appearance", "motion"):
-    a, b = mvd.values(rows, "bootstrap_init", task), mvd.values(rows, "bootstrap", task)
-    print(f"Image initialisation moves the EMA student by {np.mean(a) - np.mean(b):+.1f} points on {task}.")
+c7 = chapter.claims(frame, plan, ["E7.appearance", "E7.motion", "E7.init.appearance", "E7.init.motion"])
+v7 = decide(frame, c7, gates)
+display(claims_table(c7, v7).round(2).style.hide(axis="index"))
+display(Markdown(chapter.describe_claims(record("mvd", c7, v7, results_dir=results_dir, profile=profile))))
 
 # %% [markdown]
 # ## Table 9 — per-token distillation vs masked feature reconstruction
 
 # %%
-t9 = mvd_tables.table9(rows, profile)
-rec.table(t9, "table9", seeds=list(plan.seeds),
-          caption="Table 9: per-token feature distillation (no mask, MLP head) vs masked reconstruction, "
-                  "video teacher")
+t9 = chapter.table9(frame, profile)
+rec.table(t9, "table9", seeds=P.seed_list,
+          caption="Table 9: per-token feature distillation (no mask, MLP head) vs masked reconstruction, video teacher")
 t9
 
 # %%
-c5 = mvd.record_claims(["E5.appearance", "E5.motion"], rows, results_dir=results_dir, profile=profile)
-print(mvd.describe_verdicts(c5))
-
-# %%
-mvd.save_runs("ablations", rows, P)
-print(f"artifacts written: {rec.written}")
+c5 = chapter.claims(frame, plan, ["E5.appearance", "E5.motion"])
+v5 = decide(frame, c5, gates)
+display(claims_table(c5, v5).round(2).style.hide(axis="index"))
+display(Markdown(chapter.describe_claims(record("mvd", c5, v5, results_dir=results_dir, profile=profile))))

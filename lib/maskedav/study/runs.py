@@ -58,6 +58,15 @@ class Arm:
     factory: Callable | None = None    # ``factory(config, seed) -> model`` (e.g. a student that loads
     #                                    its teachers); a picklable module-level function or partial
     key_extra: tuple = ()              # what else the run depends on (e.g. the teachers' checkpoints)
+    seeds: tuple | None = None         # train only these seeds (default: the seeds given to ``pretrain``)
+    init_id: str | None = None         # arms with the same ``init_id`` build the same network for a seed
+    #                                    (before training) from the same inputs: their random-init
+    #                                    evaluation is computed once per seed and shared
+    train_overrides: tuple = ()        # ``(("warmup_steps", 38), ...)``: TrainConfig fields of this arm
+
+    def seed_list(self, seeds: Sequence[int]) -> list[int]:
+        """The seeds this arm trains: its own :attr:`seeds` when set, else ``seeds``."""
+        return list(seeds) if self.seeds is None else list(self.seeds)
 
     def build(self, seed: int):
         torch.manual_seed(seed)
@@ -128,14 +137,18 @@ class Study:
     """The profile's data, executor, checkpoint cache and evaluation suite for one chapter.
 
     ``profile`` is resolved once by the caller (a :class:`~maskedav.profiles.Profile`); ``chapter``
-    names the checkpoint folder (``<cache>/checkpoints/<profile>/<chapter>/...``).
+    names the checkpoint folder (``<cache>/checkpoints/<profile>/<chapter>/...``). ``data``: SynthAV
+    overrides of this study's data (e.g. ``{"downsample": 4}`` for degraded video); its checkpoints are
+    named with them (``<arm>-downsample4``), so that studies of one chapter on other data never share one.
     """
 
-    def __init__(self, profile, chapter: str, *, device=None, workers: int | None = None):
+    def __init__(self, profile, chapter: str, *, device=None, workers: int | None = None,
+                 data: dict | None = None):
         self.P = profile
         self.chapter = chapter
         self.device = torch.device(device or profile.resolve_device())
-        self.synthav = D.synthav_config(profile)
+        self.data_overrides = dict(sorted((data or {}).items()))
+        self.synthav = D.synthav_config(profile, **self.data_overrides)
         self.workers = workers
         self.audio_frames = D.fbank_frames(self.synthav.num_samples, self.synthav.sample_rate,
                                            profile.model.audio_patch)
@@ -185,23 +198,57 @@ class Study:
     # ------------------------------------------------------------------------------- pre-train
     def run_key(self, arm: Arm, seed: int) -> str:
         steps = arm.steps if arm.steps is not None else self.P.train.steps
-        return _digest([arm.method, arm.config.replace(seed=seed).to_dict(), arm.keys, arm.data, steps,
-                        self.synthav.to_dict(), self.P.train.__dict__, seed, arm.key_extra])
+        parts = [arm.method, arm.config.replace(seed=seed).to_dict(), arm.keys, arm.data, steps,
+                 self.synthav.to_dict(), self.P.train.__dict__, seed, arm.key_extra]
+        if arm.train_overrides:
+            parts.append(sorted(arm.train_overrides))
+        return _digest(parts)
 
     def checkpoint_name(self, arm: Arm) -> str:
-        return f"{self.chapter}/{arm.name}"
+        tag = "".join(f"-{k}{v}" for k, v in self.data_overrides.items())
+        return f"{self.chapter}/{arm.name}{tag}"
 
     def pretrain(self, arms: Sequence[Arm], seeds: Sequence[int], *, force: bool = False) -> list[Run]:
-        """Train every (arm, seed) (or reuse its cached checkpoint when the content key matches)."""
-        for arm in arms:                       # load in the parent: workers get it in shared memory
-            self.pretrain_data(arm), self.heldout_data(arm)
-        jobs = [dict(study=self._spec(), arm=arm, seed=s, force=force) for arm in arms for s in seeds]
-        steps = max((a.steps or self.P.train.steps) for a in arms)
-        workers = self.workers or default_workers(self.device, len(jobs), work=steps * 0.05)
-        return parallel_map(_pretrain_job, jobs, workers)
+        """Train every (arm, seed) (or reuse its cached checkpoint when the content key matches; cached
+        runs are read here, only the others go to the workers). An arm with its own :attr:`Arm.seeds`
+        trains those."""
+        pairs = [(arm, s) for arm in arms for s in arm.seed_list(seeds)]
+        out = [None if force else _cached_run(self, arm, s) for arm, s in pairs]
+        todo = [i for i, r in enumerate(out) if r is None]
+        if todo:
+            for arm in {pairs[i][0].name: pairs[i][0] for i in todo}.values():
+                self.pretrain_data(arm), self.heldout_data(arm)   # loaded here: workers share it
+            jobs = [dict(study=self._spec(), arm=pairs[i][0], seed=pairs[i][1], force=force) for i in todo]
+            steps = max((pairs[i][0].steps or self.P.train.steps) for i in todo)
+            workers = self.workers or default_workers(self.device, len(jobs), work=steps * 0.05)
+            for i, run in zip(todo, parallel_map(_pretrain_job, jobs, workers)):
+                out[i] = run
+        return out
+
+    def input_store(self, split: str) -> Callable:
+        """``store(name, compute) -> tensor``: per-clip inputs derived from split ``split`` by a fixed
+        function named ``name`` (e.g. a frozen teacher's features, named by the teacher's weights),
+        computed once and cached on disk (``<cache>/study/<profile>/inputs/``), so that runs which need
+        the same derived inputs share them."""
+        from ..paths import cache_root
+
+        folder = cache_root() / "study" / self.P.name / "inputs"
+        ident = self.synthav.to_dict()
+
+        def store(name: str, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+            path = folder / f"{split}-{_digest([ident, split, name])}.pt"
+            if path.exists():
+                return torch.load(path, weights_only=True)
+            value = compute()
+            from ..train.engine import _atomic_save
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_save(value, path)
+            return value
+        return store
 
     def _spec(self) -> dict:
-        return dict(profile=self.P, chapter=self.chapter, device=str(self.device))
+        return dict(profile=self.P, chapter=self.chapter, device=str(self.device), data=self.data_overrides)
 
     # -------------------------------------------------------------------------------- evaluate
     def evaluate(self, runs: Sequence[Run], tasks: Sequence[str], protocols: Sequence[str] = ("probe",), *,
@@ -212,53 +259,91 @@ class Study:
         ``finetune_tasks``."""
         import pandas as pd
 
-        jobs = []
-        for run in runs:
-            for init in (("pretrained", RANDOM_INIT) if random_init else ("pretrained",)):
-                jobs.append(dict(study=self._spec(), run=run, init=init, tasks=tuple(tasks),
-                                 protocols=tuple(protocols), readout=readout or self.P.eval.readout,
-                                 finetune_tasks=tuple(finetune_tasks)))
-        for run in runs:
-            self.eval_data(run.arm.input_keys)
-        E = self.P.eval
-        work = E.probe_epochs * E.probe_train / 5000 + (E.finetune_steps * 0.05 if finetune_tasks else 0)
-        workers = self.workers or default_workers(self.device, len(jobs), work=work)
-        rows = [r for part in parallel_map(_evaluate_job, jobs, workers) for r in part]
+        spec = dict(tasks=tuple(tasks), protocols=tuple(protocols), readout=readout or self.P.eval.readout,
+                    finetune_tasks=tuple(finetune_tasks))
+        wanted = [(run, init) for run in runs
+                  for init in (("pretrained", RANDOM_INIT) if random_init else ("pretrained",))]
+        paths = [_eval_path(self, run, init, **spec) for run, init in wanted]
+        parts: dict = {}                       # cache path -> rows (shared random inits: one path)
+        for path in paths:
+            if path not in parts and path.exists():
+                parts[path] = torch.load(path, weights_only=False)
+        todo = {}
+        for (run, init), path in zip(wanted, paths):
+            if path not in parts and path not in todo:
+                todo[path] = dict(study=self._spec(), run=run, init=init, **spec)
+        if todo:
+            for run in {todo[p]["run"].arm.input_keys: todo[p]["run"] for p in todo}.values():
+                self.eval_data(run.arm.input_keys)
+            E = self.P.eval
+            work = E.probe_epochs * E.probe_train / 5000 + (E.finetune_steps * 0.05 if finetune_tasks else 0)
+            workers = self.workers or default_workers(self.device, len(todo), work=work)
+            for path, rows in zip(todo, parallel_map(_evaluate_job, list(todo.values()), workers)):
+                parts[path] = rows
+        rows = []
+        for (run, init), path in zip(wanted, paths):   # shared rows carry each arm's own name
+            rows += [dict(r, arm=run.arm.name, label=run.arm.label or run.arm.name, seed=run.seed, init=init)
+                     for r in parts[path]]
         return pd.DataFrame(rows)
 
     def ceiling(self, arm: Arm, tasks: Sequence[str], *, seed: int = 0) -> "pd.DataFrame":  # noqa: F821
         """Supervised ceilings of ``tasks`` with ``arm``'s encoder (cached by content key)."""
         import pandas as pd
 
-        jobs = [dict(study=self._spec(), arm=arm, task=t, seed=seed) for t in tasks]
-        workers = self.workers or default_workers(self.device, len(jobs), work=self.P.eval.ceiling_steps * 0.1)
-        return pd.DataFrame(parallel_map(_ceiling_job, jobs, workers))
+        rows = [_cached_ceiling(self, arm, t, seed) for t in tasks]
+        todo = [i for i, r in enumerate(rows) if r is None]
+        if todo:
+            jobs = [dict(study=self._spec(), arm=arm, task=tasks[i], seed=seed) for i in todo]
+            workers = self.workers or default_workers(self.device, len(jobs), work=self.P.eval.ceiling_steps * 0.1)
+            for i, row in zip(todo, parallel_map(_ceiling_job, jobs, workers)):
+                rows[i] = row
+        return pd.DataFrame(rows)
 
 
 def _study(spec: dict) -> Study:
-    return Study(spec["profile"], spec["chapter"], device=spec["device"], workers=1)
+    return Study(spec["profile"], spec["chapter"], device=spec["device"], workers=1, data=spec.get("data"))
+
+
+def _cached_run(S: Study, arm: Arm, seed: int) -> Run | None:
+    """The cached run of (arm, seed) when its checkpoint holds the arm's content key, else ``None``."""
+    key = S.run_key(arm, seed)
+    name, profile = S.checkpoint_name(arm), S.P.name
+    path = checkpoint_path(name, profile=profile, seed=seed)
+    if not path.exists():
+        return None
+    extra = load_checkpoint(name, profile=profile, seed=seed).get("extra", {})
+    if extra.get("key") != key:
+        return None
+    return Run(arm, seed, str(path), extra.get("history", []), extra.get("eval_history", []),
+               extra.get("train_s", 0.0), cached=True, key=key)
 
 
 def _pretrain_job(study: dict, arm: Arm, seed: int, force: bool = False) -> Run:
+    """Train one (arm, seed). A method may derive extra per-clip inputs from the pre-training data
+    once, before training (``method.cached_inputs(data, device=, store=)`` -> ``{key: (N, ...)}``,
+    e.g. MVD's frozen teachers' targets); they join every batch, and their time counts in ``train_s``."""
     from ..train import TrainConfig, train
 
     S = _study(study)
     key = S.run_key(arm, seed)
     name, profile = S.checkpoint_name(arm), S.P.name
     path = checkpoint_path(name, profile=profile, seed=seed)
-    if path.exists() and not force:
-        payload = load_checkpoint(name, profile=profile, seed=seed)
-        extra = payload.get("extra", {})
-        if extra.get("key") == key:
-            return Run(arm, seed, str(path), extra.get("history", []), extra.get("eval_history", []),
-                       extra.get("train_s", 0.0), cached=True, key=key)
+    if not force:
+        cached = _cached_run(S, arm, seed)
+        if cached is not None:
+            return cached
     method = arm.build(seed).to(S.device)
     keys = list(arm.keys)
     data = S.pretrain_data(arm)
     held = D.chunks(S.heldout_data(arm), keys, S.P.train.batch_size)
     cfg = TrainConfig.from_profile(S.P.train, seed=seed, progress=False,
-                                   **({} if arm.steps is None else {"steps": arm.steps}))
+                                   **({} if arm.steps is None else {"steps": arm.steps}),
+                                   **dict(arm.train_overrides))
     t = time.perf_counter()
+    if hasattr(method, "cached_inputs") and arm.data == "clips":
+        extra = method.cached_inputs(data, device=S.device, store=S.input_store("pretrain"))
+        if extra:
+            data, keys = {**data, **extra}, keys + [k for k in extra if k not in keys]
     res = train(method, D.batch_fn(data, S.P.train.batch_size, keys, seed), cfg, device=S.device,
                 eval_fn=_heldout_eval_fn(held, keys), desc=f"{arm.name} s{seed}")
     train_s = time.perf_counter() - t
@@ -275,15 +360,25 @@ def _augment(profile) -> dict:
     return {"appearance": shift_flip(3, flip=True)}
 
 
-def _evaluate_job(study: dict, run: Run, init: str, tasks, protocols, readout, finetune_tasks) -> list[dict]:
-    """Rows of one (run, init), cached by content key under ``<cache>/study/``."""
+def _eval_path(S: Study, run: Run, init: str, tasks, protocols, readout, finetune_tasks) -> "Path":  # noqa: F821
+    """Cache file of the rows of one (run, init); a shared random init (:attr:`Arm.init_id`) has one
+    file per (init_id, seed)."""
     from ..paths import cache_root
 
-    S = _study(study)
     E = S.P.eval
-    key = _digest([S.run_key(run.arm, run.seed), init, tasks, protocols, readout, finetune_tasks,
-                   E.__dict__, S.synthav.to_dict(), "eval-v1"])
-    path = cache_root() / "study" / S.P.name / S.chapter / f"eval-{run.arm.name}-{key}.pt"
+    common = [init, tasks, protocols, readout, finetune_tasks, E.__dict__, S.synthav.to_dict()]
+    folder = cache_root() / "study" / S.P.name / S.chapter
+    if init == RANDOM_INIT and run.arm.init_id:
+        key = _digest([run.arm.init_id, run.seed, run.arm.rep, run.arm.input_keys, *common, "eval-init-v1"])
+        return folder / f"eval-init-{run.arm.init_id}-{key}.pt"
+    key = _digest([S.run_key(run.arm, run.seed), *common, "eval-v1"])
+    return folder / f"eval-{run.arm.name}-{key}.pt"
+
+
+def _evaluate_job(study: dict, run: Run, init: str, tasks, protocols, readout, finetune_tasks) -> list[dict]:
+    """Rows of one (run, init), cached by content key under ``<cache>/study/``."""
+    S = _study(study)
+    path = _eval_path(S, run, init, tasks, protocols, readout, finetune_tasks)
     if path.exists():
         return torch.load(path, weights_only=False)
     rows = _evaluate(S, run, init, tasks, protocols, readout, finetune_tasks)
@@ -313,16 +408,27 @@ def _evaluate(S: Study, run: Run, init: str, tasks, protocols, readout, finetune
     return rows
 
 
+def _ceiling_key(S: Study, arm: Arm, task: str, seed: int) -> str:
+    return _digest([S.run_key(arm, seed), task, S.P.eval.__dict__, "ceiling-v1"])
+
+
+def _cached_ceiling(S: Study, arm: Arm, task: str, seed: int) -> dict | None:
+    cache = checkpoint_path(f"{S.chapter}/ceiling-{arm.name}-{task}", profile=S.P.name, seed=seed)
+    if cache.exists():
+        payload = torch.load(cache, weights_only=False)["state_dict"]
+        if payload.get("key") == _ceiling_key(S, arm, task, seed):
+            return payload["row"]
+    return None
+
+
 def _ceiling_job(study: dict, arm: Arm, task: str, seed: int) -> dict:
     S = _study(study)
     E = S.P.eval
     keys = arm.input_keys
-    key = _digest([S.run_key(arm, seed), task, E.__dict__, "ceiling-v1"])
-    cache = checkpoint_path(f"{S.chapter}/ceiling-{arm.name}-{task}", profile=S.P.name, seed=seed)
-    if cache.exists():
-        payload = torch.load(cache, weights_only=False)["state_dict"]
-        if payload.get("key") == key:
-            return payload["row"]
+    key = _ceiling_key(S, arm, task, seed)
+    cached = _cached_ceiling(S, arm, task, seed)
+    if cached is not None:
+        return cached
     t = time.perf_counter()
     row = supervised_ceiling(arm.build(seed), S.eval_data(keys), task, rep=arm.rep, readout=E.readout,
                              steps=E.ceiling_steps, batch_size=E.ceiling_batch, seed=seed, device=S.device,

@@ -5,6 +5,11 @@ processes, chunk by chunk), kept in memory for the process and saved to the git-
 (``<cache>/synthav/<split>-<digest>.pt``, keyed by the config, which carries the generator's
 version). Features the audio models read (Kaldi fbank) are computed once per split and cached the
 same way.
+
+A split whose config differs from another only in a deterministic video degradation (``downsample``,
+``blur_sigma``: what the generator applies to the rendered clip, :func:`maskedav.data.synthav_render.degrade`)
+is derived from the clean split in memory instead of generated again: the same scenes, audio, labels
+and sounding-object masks, the video degraded. Audio features of such a split are the clean split's.
 """
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ import torch
 
 from ..paths import cache_root
 
-__all__ = ["synthav_config", "load_split", "load_frames", "fbank_frames", "batch_fn", "chunks",
+__all__ = ["synthav_config", "load_split", "clean_config", "load_frames", "fbank_frames", "batch_fn", "chunks",
            "loaded", "preload", "clear", "chance", "fbank_stats", "split_fbank", "split_mfcc"]
 
 _DATA: dict = {}       # (cfg, split) -> split dict;  (cfg, split, "fbank", mel bins) -> tensor
@@ -48,6 +53,22 @@ def _generate_chunk(cfg, split: str, start: int, stop: int) -> dict:
     return {k: out[k] for k in ("video", "audio", "source_mask", "labels")}
 
 
+def clean_config(cfg):
+    """``cfg`` without video degradation (``downsample=1``, no blur, no pixel noise): the config whose
+    audio, labels and sounding-object masks ``cfg``'s split shares (degradation changes only pixels)."""
+    from dataclasses import replace
+
+    return replace(cfg, downsample=1, blur_sigma=0.0, pixel_noise=0.0)
+
+
+def _degraded(clean: dict, cfg) -> dict:
+    """The clean split with its video degraded as the generator would (no pixel noise)."""
+    from ..data.synthav_render import degrade
+
+    video = torch.cat([degrade(v, cfg.downsample, cfg.blur_sigma, 0.0, None) for v in clean["video"].split(256)])
+    return dict(clean, video=video)
+
+
 def load_split(cfg, split: str, *, workers: int | None = None) -> dict:
     """Split ``split`` of SynthAV config ``cfg``: ``video (N, 3, T, H, W)``, ``audio (N, S)``,
     ``source_mask (N, T, H, W)`` and ``labels`` (one ``(N,)`` tensor per task), on the CPU."""
@@ -56,7 +77,10 @@ def load_split(cfg, split: str, *, workers: int | None = None) -> dict:
     key = (cfg, split)
     if key not in _DATA:
         path = _path(cfg, split)
-        if path.exists():
+        clean = clean_config(cfg)
+        if clean != cfg and cfg.pixel_noise == 0:        # deterministic degradation: derived, not generated
+            _DATA[key] = _degraded(load_split(clean, split, workers=workers), cfg)
+        elif path.exists():
             _DATA[key] = torch.load(path, weights_only=True)
         else:
             n = cfg.size(split)
@@ -82,6 +106,7 @@ def fbank_frames(num_samples: int, sample_rate: int, audio_patch: int) -> int:
 
 def split_fbank(cfg, split: str, num_mel_bins: int) -> torch.Tensor:
     """Kaldi fbank ``(N, T_frames, mel)`` of a split's audio (computed once, cached)."""
+    cfg = clean_config(cfg)                             # video degradation leaves the audio as it is
     key = (cfg, split, "fbank", num_mel_bins)
     if key not in _DATA:
         path = _path(cfg, split, "fbank", num_mel_bins)
@@ -99,6 +124,7 @@ def split_fbank(cfg, split: str, num_mel_bins: int) -> torch.Tensor:
 def split_mfcc(cfg, split: str) -> torch.Tensor:
     """TalkNet MFCC ``(N, T_frames, 13)`` of a split's audio (:class:`maskedav.data.mfcc.MFCC`, its
     defaults; computed once, cached)."""
+    cfg = clean_config(cfg)                             # video degradation leaves the audio as it is
     key = (cfg, split, "mfcc")
     if key not in _DATA:
         from ..data.mfcc import MFCC

@@ -57,5 +57,5 @@ page.reconstructions("AudioMAE reconstructions of held-out fbank under a fixed r
 # %%
 table, sentences = page.gate("AudioMAE: test accuracy (%) of pre-trained vs random-init encoders, mean ± sd over "
                              "seeds, paired gain with its 80 % interval, minimum detectable effect and the "
-                             "learning gate", protocols=("probe", "knn"), finetune_tasks=())
+                             "learning gate")
 display(table, Markdown(sentences))

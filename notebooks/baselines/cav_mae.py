@@ -62,5 +62,5 @@ page.reconstructions("CAV-MAE reconstructions of held-out inputs under fixed mas
 # %%
 table, sentences = page.gate("CAV-MAE: test accuracy (%) of pre-trained vs random-init encoders, mean ± sd over "
                              "seeds, paired gain with its 80 % interval, minimum detectable effect and the "
-                             "learning gate", protocols=("probe", "knn"), finetune_tasks=())
+                             "learning gate")
 display(table, Markdown(sentences))

@@ -75,11 +75,7 @@ display(baselines.regime_table(P).style.hide(axis="index"))
 # the shape task a random shift and flip).
 
 # %%
-ceiling_parts = []
-for task, name in baselines.CEILING_ARMS.items():
-    arm = baselines.arms(study, name)[0]
-    ceiling_parts.append(study.ceiling(arm, (task,)))
-ceiling = pd.concat(ceiling_parts, ignore_index=True)
+ceiling = baselines.ceilings(P)
 display(ceiling[["task", "label", "accuracy", "n_test"]].round(1).style.hide(axis="index"))
 
 # %% [markdown]
@@ -89,7 +85,7 @@ display(ceiling[["task", "label", "accuracy", "n_test"]].round(1).style.hide(axi
 frames = []
 for name in ("mae", "videomae", "audiomae", "cav_mae"):
     results = baselines.pretrain(study, name)            # cached checkpoints of the baselines' pages
-    frame, _ = baselines.evaluate(study, results, name, protocols=("probe", "knn"))
+    frame, _ = baselines.evaluate(study, results, name)       # the pages' cached evaluations
     frames.append(frame)
 frame = pd.concat(frames, ignore_index=True)
 tasks = sorted(set(frame.task))

@@ -58,5 +58,5 @@ page.reconstructions("MAE reconstructions of held-out frames under a fixed 75 % 
 # %%
 table, sentences = page.gate("MAE: test accuracy (%) of pre-trained vs random-init encoders, mean ± sd over "
                              "seeds, paired gain with its 80 % interval, minimum detectable effect and the "
-                             "learning gate", protocols=("probe", "knn"), finetune_tasks=())
+                             "learning gate")
 display(table, Markdown(sentences))

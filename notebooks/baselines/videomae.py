@@ -64,5 +64,5 @@ page.reconstructions("VideoMAE reconstructions of held-out clips under a fixed t
 # %%
 table, sentences = page.gate("VideoMAE: test accuracy (%) of pre-trained vs random-init encoders, mean ± sd over "
                              "seeds, paired gain with its 80 % interval, minimum detectable effect and the "
-                             "learning gate", protocols=("probe", "knn", "finetune"), finetune_tasks=("appearance", "motion"))
+                             "learning gate")
 display(table, Markdown(sentences))

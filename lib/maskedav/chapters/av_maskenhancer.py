@@ -435,13 +435,9 @@ def with_shared_random_init(frame, runs: ChapterRuns, source: str = "videomae"):
 
 def ceilings(P):
     """Supervised ceilings of :data:`TASKS`: the baselines chapter's (cached by its gate notebook)."""
-    import pandas as pd
-
     from maskedav.chapters import baselines
 
-    sb = Study(P, "baselines")
-    return pd.concat([sb.ceiling(baselines.arms(sb, baselines.CEILING_ARMS[t])[0], (t,)) for t in TASKS],
-                     ignore_index=True)
+    return baselines.ceilings(P, TASKS)
 
 
 def gate_frame(frame, P):

@@ -23,7 +23,7 @@ from maskedav.study import Arm, Run, Study
 
 __all__ = ["BASELINE_SPECS", "build_config", "arms", "pretrain", "BaselineResult", "load_baseline",
            "trivial_losses", "curves_figure", "reconstruction_figures", "describe_curves", "EVAL_TASKS",
-           "CEILING_ARMS"]
+           "CEILING_ARMS", "PROTOCOLS", "ceilings", "Page", "evaluate", "describe_gate", "regime_table"]
 
 #: What each baseline trains on and which representations are probed.
 BASELINE_SPECS = {
@@ -46,6 +46,20 @@ EVAL_TASKS = {"mae": ("appearance", "motion"), "videomae": ("appearance", "motio
 
 #: The baseline whose encoder gives each task's supervised ceiling.
 CEILING_ARMS = {"appearance": "videomae", "motion": "videomae", "sound": "audiomae", "av_event": "cav_mae"}
+
+#: Protocols of each baseline's page (and of the gate page, so that both read one cached evaluation),
+#: and the tasks it fine-tunes on.
+PROTOCOLS = {"mae": (("probe", "knn"), ()), "videomae": (("probe", "knn", "finetune"), ("appearance", "motion")),
+             "audiomae": (("probe", "knn"), ()), "cav_mae": (("probe", "knn"), ())}
+
+
+def ceilings(P, tasks=tuple(CEILING_ARMS)):
+    """Supervised ceilings of ``tasks`` at profile ``P``: each task's :data:`CEILING_ARMS` encoder trained
+    from scratch on all labels (computed once by the gate page, then read from the cache by every chapter)."""
+    import pandas as pd
+
+    sb = Study(P, "baselines")
+    return pd.concat([sb.ceiling(arms(sb, CEILING_ARMS[t])[0], (t,)) for t in tasks], ignore_index=True)
 
 
 def _profile(profile):
@@ -350,12 +364,13 @@ def describe_gate(table) -> str:
     return "\n".join(lines)
 
 
-def evaluate(study: Study, results: dict[str, "BaselineResult"], name: str, *, protocols=("probe", "knn"),
-             finetune_tasks=()):
-    """The tidy frame of every arm of baseline ``name`` on its tasks (:data:`EVAL_TASKS`), with the
-    random-init reference; and its gate table (chance from the test split)."""
+def evaluate(study: Study, results: dict[str, "BaselineResult"], name: str):
+    """The tidy frame of every arm of baseline ``name`` on its tasks (:data:`EVAL_TASKS`) by its
+    protocols (:data:`PROTOCOLS`), with the random-init reference; and its gate table (chance from the
+    test split)."""
     from maskedav.study import gate_table
 
+    protocols, finetune_tasks = PROTOCOLS[name]
     runs = [r for res in results.values() for r in res.runs]
     tasks = EVAL_TASKS[name]
     frame = study.evaluate(runs, tasks, protocols, finetune_tasks=finetune_tasks)
@@ -426,11 +441,10 @@ class Page:
         for suffix, fig in reconstruction_figures(self.result).items():
             self.rec.figure(fig, f"{self.name}_recon{suffix}", seeds=self.result.seeds[:1], caption=caption)
 
-    def gate(self, caption: str, *, protocols=("probe", "knn"), finetune_tasks=()):
+    def gate(self, caption: str):
         """The page's gate table (written as ``<name>_probe``), styled, and its sentences."""
         from maskedav.study import format_gate
 
-        _, table = evaluate(self.study, self.results, self.name, protocols=protocols,
-                            finetune_tasks=finetune_tasks)
+        _, table = evaluate(self.study, self.results, self.name)
         self.rec.table(table, f"{self.name}_probe", seeds=self.result.seeds, caption=caption)
         return format_gate(table), describe_gate(table)

@@ -285,11 +285,7 @@ def finetune_frame(study: Study, runs: dict[str, list[Run]]):
 
 def ceiling(P):
     """The supervised ceilings of :data:`TASKS` (the baselines' learning gate computes and caches them)."""
-    import pandas as pd
-
-    sb = Study(P, "baselines")
-    return pd.concat([sb.ceiling(baselines.arms(sb, baselines.CEILING_ARMS[t])[0], (t,)) for t in TASKS],
-                     ignore_index=True)
+    return baselines.ceilings(P, TASKS)
 
 
 def gate_table(study: Study, frame, ceil=None):

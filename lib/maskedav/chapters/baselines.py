@@ -357,8 +357,9 @@ def describe_gate(table) -> str:
     for _, r in table.iterrows():
         verdict = ("passes the gate: pre-training beats random init" if r["gate"] == "passes" else
                    "fails the gate: pre-training does not measurably beat random init")
+        chance = f" (chance {r['chance']:.1f} %)" if "chance" in r else ""
         lines.append(f"- {r['arm']}, {r['task']} ({r['protocol']}): {r['pre-trained']} % against "
-                     f"{r['random init']} % at random init (chance {r['chance']:.1f} %); paired gain "
+                     f"{r['random init']} % at random init{chance}; paired gain "
                      f"{r['gain']:+.1f} points, 80 % interval {r['80% CI']}, minimum detectable effect "
                      f"{r['MDE']:.1f} — {verdict}.")
     return "\n".join(lines)

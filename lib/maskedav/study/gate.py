@@ -101,6 +101,7 @@ def gate_table(frame: pd.DataFrame, ceiling: pd.DataFrame | None = None, chance:
         "test-set SE": g.floor_se, "MDE": g.mde, "seeds": g.seeds,
         "gate": np.where(g.passes, "passes", "fails"),
     })
+    out = out.drop(columns=[c for c in ("chance", "supervised ceiling") if out[c].isna().all()])
     return out.sort_values(["task", "protocol"], kind="stable").reset_index(drop=True)
 
 
@@ -110,8 +111,9 @@ def _pm(m: float, s: float) -> str:
 
 def format_gate(table: pd.DataFrame):
     """The gate table styled for the book (one decimal, blank for not measured)."""
-    return (table.style.format({"chance": "{:.1f}", "supervised ceiling": "{:.1f}", "gain": "{:+.1f}",
-                                "test-set SE": "{:.2f}", "MDE": "{:.1f}"}, na_rep="")
+    fmt = {"chance": "{:.1f}", "supervised ceiling": "{:.1f}", "gain": "{:+.1f}", "test-set SE": "{:.2f}",
+           "MDE": "{:.1f}"}
+    return (table.style.format({k: v for k, v in fmt.items() if k in table.columns}, na_rep="")
             .hide(axis="index"))
 
 

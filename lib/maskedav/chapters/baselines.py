@@ -103,7 +103,8 @@ def arms(study: Study, name: str) -> list[Arm]:
         cfg = cfg.replace(fbank_mean=mean, fbank_std=std)
     keys = tuple(spec["train_keys"])
     rep = "joint" if name == "cav_mae" else None
-    target = "raw pixels" if cfg.norm_pix is None else f"{cfg.norm_pix} norm-pix"
+    raw = {"mae": "raw pixels", "videomae": "raw pixels", "audiomae": "raw fbank", "cav_mae": "raw targets"}[name]
+    target = raw if cfg.norm_pix is None else f"{cfg.norm_pix} norm-pix"
     out = [Arm(name, name, cfg, keys=keys if name != "mae" else ("image",),
                data="frames" if name == "mae" else "clips", rep=rep, label=f"{spec['label']} ({target})")]
     if name == "videomae" and cfg.norm_pix is None:

@@ -56,10 +56,9 @@ PROTOCOLS = {"mae": (("probe", "knn"), ()), "videomae": (("probe", "knn", "finet
 def ceilings(P, tasks=tuple(CEILING_ARMS)):
     """Supervised ceilings of ``tasks`` at profile ``P``: each task's :data:`CEILING_ARMS` encoder trained
     from scratch on all labels (computed once by the gate page, then read from the cache by every chapter)."""
-    import pandas as pd
 
     sb = Study(P, "baselines")
-    return pd.concat([sb.ceiling(arms(sb, CEILING_ARMS[t])[0], (t,)) for t in tasks], ignore_index=True)
+    return sb.ceilings([(arms(sb, CEILING_ARMS[t])[0], t) for t in tasks])
 
 
 def _profile(profile):

@@ -288,12 +288,17 @@ class Study:
 
     def ceiling(self, arm: Arm, tasks: Sequence[str], *, seed: int = 0) -> "pd.DataFrame":  # noqa: F821
         """Supervised ceilings of ``tasks`` with ``arm``'s encoder (cached by content key)."""
+        return self.ceilings([(arm, t) for t in tasks], seed=seed)
+
+    def ceilings(self, pairs: Sequence[tuple], *, seed: int = 0) -> "pd.DataFrame":  # noqa: F821
+        """Supervised ceilings of ``(arm, task)`` pairs, the missing ones trained together on the
+        executor's workers (cached by content key)."""
         import pandas as pd
 
-        rows = [_cached_ceiling(self, arm, t, seed) for t in tasks]
+        rows = [_cached_ceiling(self, arm, t, seed) for arm, t in pairs]
         todo = [i for i, r in enumerate(rows) if r is None]
         if todo:
-            jobs = [dict(study=self._spec(), arm=arm, task=tasks[i], seed=seed) for i in todo]
+            jobs = [dict(study=self._spec(), arm=pairs[i][0], task=pairs[i][1], seed=seed) for i in todo]
             workers = self.workers or default_workers(self.device, len(jobs), work=self.P.eval.ceiling_steps * 0.1)
             for i, row in zip(todo, parallel_map(_ceiling_job, jobs, workers)):
                 rows[i] = row

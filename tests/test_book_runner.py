@@ -1,4 +1,5 @@
 """The runner: dependency order, cache and its invalidation, failure isolation, provenance."""
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -207,3 +208,30 @@ def test_without_needs_runs_only_the_named_notebook_and_records_what_it_skipped(
     assert rec["needs_skipped"] == ["data/z_teacher"]
     with pytest.raises(ValueError):
         run_book("smoke", results_dir=results, notebooks_dir=nbs, log=lambda *_: None, without_needs=True)
+
+
+# What a Jupyter kernel without ipywidgets (the book's) looks like to tqdm.autonotebook; then the imports
+# the notebooks make (maskedav first, then timm's huggingface_hub and tqdm.auto), every warning recorded.
+_KERNEL_IMPORTS = textwrap.dedent("""
+    import sys, types, warnings
+    import IPython
+    sys.modules["ipykernel.zmqshell"] = types.ModuleType("ipykernel.zmqshell")
+    warnings.simplefilter("always")
+    with warnings.catch_warnings(record=True) as seen:
+        {first}
+        import huggingface_hub.utils
+        from tqdm.auto import tqdm
+        list(tqdm(range(3), file=sys.stdout, disable=False))
+    print("WARNINGS:", [type(w.message).__name__ + ": " + str(w.message) for w in seen])
+""")
+
+
+@pytest.mark.parametrize("first", ["import maskedav", "pass"])
+def test_kernel_imports_emit_no_tqdm_warning(first):
+    pytest.importorskip("IPython")
+    if first == "pass" and importlib.util.find_spec("ipywidgets") is not None:
+        pytest.skip("with ipywidgets there is no warning to reproduce")
+    out = subprocess.run([sys.executable, "-c", _KERNEL_IMPORTS.format(first=first)], capture_output=True,
+                         text=True, check=True).stdout
+    warned = "TqdmWarning: IProgress not found" in out.split("WARNINGS:")[1]
+    assert warned == (first == "pass")        # the simulation reproduces the warning, maskedav silences it

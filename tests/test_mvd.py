@@ -506,3 +506,23 @@ def test_budget_table_by_hand():
     # evaluations: 20 runs + random inits shared per seed (students: 2, half-schedule VideoMAE: 2)
     assert t.filter(like="evaluations").iloc[0] == pytest.approx(24.0)
     assert t.filter(like="total").iloc[0] == pytest.approx(0.08 + 0.04 + 0.04 + 7 * 0.02 + 6 * 0.064 + 24.0)
+
+
+def test_budget_prose_states_the_measured_costs_and_the_tables_sums():
+    from maskedav.chapters import mvd as chapter
+    from maskedav.profiles import get_profile
+    from maskedav.study import Study
+
+    S = Study(get_profile("smoke"), "mvd")
+    arms = list(chapter.teacher_arms(S).values()) + list(chapter.student_arms(S).values())
+    names = ("videomae", "mae", "videomae_large", "mae_large", *chapter.STUDENTS)
+    costs = {k: 0.01 * (i + 1) for i, k in enumerate(names)}
+    costs.update({f"target_{k}": 0.001 for k in ("image", "video", "image_large", "video_large")}, eval_model=2.0)
+    budget = chapter.budget_table(S, costs, arms, eval_s=costs["eval_model"])
+    text = chapter.budget_prose(S, costs, budget)
+    total = budget["core-seconds"].iloc[-1]
+    assert f"**≈ {total:,.0f} → ≈ {total / 2 / 60:.0f} min on 2 workers**" in text
+    flat = " ".join(text.split())
+    assert f"VideoMAE {1e3 * costs['videomae']:.0f} ms" in flat and f"about {costs['eval_model']:.0f} s" in flat
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "**" not in line][1:-1]
+    assert sum(float(r.rsplit("|", 2)[1].replace(",", "")) for r in rows) == pytest.approx(total, abs=len(rows))

@@ -44,3 +44,34 @@ def test_training_numerics_on_cpu_are_one_computation_and_throughput_rows_are_co
     (row,) = perf.throughput("cpu", batch_size=2, steps=2, warmup=1, small_profile="smoke", methods=spec)
     assert row["precision"] == "fp32" and row["step_ms"] > 0
     assert row["clips_per_s"] == pytest.approx(2 / (row["step_ms"] / 1e3))
+
+
+def test_cpu_speed_is_a_tidy_table_relative_to_eager_one_thread():
+    settings = {k: v for k, v in perf.CPU_SETTINGS.items() if not v[1]}     # compiling takes minutes
+    before = torch.get_num_threads()
+    df = perf.cpu_speed("smoke", batch_size=2, steps=2, warmup=1, settings=settings)
+    assert torch.get_num_threads() == before
+    assert list(df.columns) == ["method", "setting", "threads", "ms_per_step", "ms_iqr", "speedup", "warmup_s", "note"]
+    assert set(zip(df.method, df.setting)) == {(m, s) for m in ("videomae", "cav_mae") for s in settings}
+    assert len(df) == 2 * len(settings) and (df.ms_per_step > 0).all() and (df.note == "").all()
+    assert (df.threads == [settings[s][0] for s in df.setting]).all()
+    for _, g in df.groupby("method"):
+        base = g[g.setting == "eager, 1 thread"].ms_per_step.iloc[0]
+        assert g.speedup.to_numpy() == pytest.approx(base / g.ms_per_step.to_numpy())
+
+
+def test_deadline_raises_even_when_the_block_swallows_the_timeout():
+    import time
+
+    with pytest.raises(TimeoutError):
+        with perf._deadline(0.05):
+            while True:
+                pass
+    with pytest.raises(TimeoutError):                 # as AOTAutograd does with a failed backward compile
+        with perf._deadline(0.05):
+            try:
+                time.sleep(1)
+            except TimeoutError:
+                pass
+    with perf._deadline(5):                           # no timeout: nothing raised, the alarm is cleared
+        pass

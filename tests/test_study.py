@@ -93,6 +93,16 @@ def test_claims_are_untestable_when_an_arm_fails_the_gate():
     assert v["c2"].floor_se > 0 and not math.isnan(v["c2"].mde)
 
 
+def test_an_arm_with_too_few_seeds_leaves_its_claims_inconclusive_not_untestable():
+    fr = pd.concat([_frame({"strong": 10.0}), _frame({"single": 15.0}, seeds=(0,))], ignore_index=True)
+    g = gate(fr).set_index("arm")
+    assert g.loc["single", "status"] == "too few seeds" and not bool(g.loc["single", "passes"])
+    assert g.loc["strong", "status"] == "passes"
+    assert list(gate_table(fr).set_index("arm").gate[["strong", "single"]]) == ["passes", "too few seeds"]
+    v = decide(fr, [Claim("c", "t", "single beats strong", 1.0, "single", "strong", "motion")])
+    assert v["c"].verdict == "inconclusive" and v["c"].n_seeds == 1
+
+
 def test_study_pretrain_is_cached_by_content_key(tmp_path, monkeypatch):
     monkeypatch.setenv("MASKEDAV_CACHE", str(tmp_path))
     monkeypatch.setenv("MASKEDAV_WORKERS", "1")

@@ -16,12 +16,19 @@ produced it. Three measurements, each a function returning table rows:
   the papers' configuration (``Config.paper()``), in fp32 and bf16 autocast: steps/s, clips/s, peak
   memory. :data:`PAPER_METHODS` lists what is built (input shapes from the configs).
 
+* :func:`cpu_speed` — the CPU path at a small profile: a baseline's training step under eager
+  execution on one and two threads, ``torch.compile`` and channels-last inputs (:data:`CPU_SETTINGS`),
+  with the speed-up over eager on one thread (what a chapter's budget is measured in).
+
 ``notebooks/performance/benchmark.py`` runs them at a profile: at ``smoke`` / ``cpu`` on the book's small
 configurations (the code path, CPU timings), on a GPU at the papers' sizes.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+import threading
 import time
 from typing import Callable, Sequence
 
@@ -30,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["attention_numerics", "training_numerics", "throughput", "step_times", "PAPER_METHODS",
-           "build_method", "dummy_batch", "KERNELS"]
+           "build_method", "dummy_batch", "KERNELS", "CPU_SETTINGS", "cpu_speed"]
 
 #: ``scaled_dot_product_attention`` kernels by name (torch.nn.attention.SDPBackend members).
 KERNELS = ("math", "flash", "efficient", "cudnn")
@@ -240,3 +247,102 @@ def training_numerics(spec: tuple = PAPER_METHODS["VideoMAE ViT-B (16×224², 90
             for i, (a, b) in enumerate(zip(losses["fp32"], losses["bf16"]))]
     cos = float(F.cosine_similarity(grads["fp32"].double(), grads["bf16"].double(), dim=0))  # float64: no rounding above 1
     return rows, (cos if math.isfinite(cos) else float("nan"))
+
+
+#: The CPU settings :func:`cpu_speed` times: name -> (torch threads, ``torch.compile``, channels-last).
+CPU_SETTINGS: dict[str, tuple[int, bool, bool]] = {
+    "eager, 1 thread": (1, False, False),
+    "eager, 2 threads": (2, False, False),
+    "torch.compile, 1 thread": (1, True, False),
+    "channels-last, 1 thread": (1, False, True),
+}
+
+
+def _channels_last(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in channels-last layout when it is an image (4-D) or video (5-D) tensor, else ``t``."""
+    fmt = {4: torch.channels_last, 5: torch.channels_last_3d}.get(t.dim())
+    return t.contiguous(memory_format=fmt) if fmt is not None else t
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None):
+    """Raise :class:`TimeoutError` in the block after ``seconds`` — and at its end, in place of whatever
+    the block made of it (torch wraps it, and AOTAutograd suppresses a failed eager backward compile and
+    compiles again later). Main thread only; elsewhere no limit."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = []
+
+    def _raise(*_):
+        fired.append(True)
+        raise TimeoutError(f"over {seconds:g} s")
+
+    old = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except Exception:
+        if not fired:                       # another failure; a timeout is reported as such below
+            raise
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    if fired:
+        raise TimeoutError(f"over {seconds:g} s")
+
+
+def cpu_speed(profile="cpu", methods: Sequence[str] = ("videomae", "cav_mae"), *, batch_size: int = 32,
+              steps: int = 30, warmup: int = 3, settings: dict | None = None, compile_timeout_s: float = 60.0):
+    """Median milliseconds of one training step (forward, backward, AdamW; :func:`step_times`) of the
+    baselines ``methods`` at ``profile``'s sizes (configs of
+    :func:`maskedav.chapters.baselines.build_config`, random inputs of :func:`dummy_batch`) on the CPU
+    under each of ``settings`` (default :data:`CPU_SETTINGS`).
+
+    A fresh model from ``torch.manual_seed(0)`` per setting. ``torch.compile`` compiles during its
+    ``warmup`` steps, which must end within ``compile_timeout_s`` (their seconds are ``warmup_s``); a
+    failure or a timeout is a row with ``ms_per_step`` NaN and the reason in ``note``. Returns a tidy
+    frame: ``method, setting, threads, ms_per_step, ms_iqr, speedup`` (over ``"eager, 1 thread"`` of the
+    same method), ``warmup_s, note``."""
+    import pandas as pd
+
+    from maskedav.chapters.baselines import build_config
+    from maskedav.methods import BASELINES
+
+    settings = CPU_SETTINGS if settings is None else settings
+    rows = []
+    threads = torch.get_num_threads()
+    try:
+        for name in methods:
+            for setting, (n, compiled, channels_last) in settings.items():
+                torch.set_num_threads(n)
+                torch.manual_seed(0)
+                method = BASELINES[name][0](build_config(name, profile))
+                batch = dummy_batch(method, batch_size)
+                if channels_last:
+                    for p in method.parameters():
+                        p.data = _channels_last(p.data)
+                    batch = {k: _channels_last(v) for k, v in batch.items()}
+                row = dict(method=name, setting=setting, threads=n, ms_per_step=math.nan, ms_iqr=math.nan,
+                           warmup_s=math.nan, note="")
+                try:
+                    if compiled:
+                        torch._dynamo.reset()
+                        method = torch.compile(method)
+                    t0 = time.perf_counter()
+                    with _deadline(compile_timeout_s if compiled else None):
+                        step_times(method, lambda i: batch, steps=0, warmup=warmup, device="cpu")
+                    row["warmup_s"] = time.perf_counter() - t0
+                    t = 1e3 * np.asarray(step_times(method, lambda i: batch, steps=steps, warmup=0, device="cpu"))
+                    q1, med, q3 = np.percentile(t, [25, 50, 75])
+                    row.update(ms_per_step=med, ms_iqr=q3 - q1)
+                except Exception as err:                 # compile unavailable, too slow, or failing
+                    row["note"] = f"{type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''}"
+                rows.append(row)
+    finally:
+        torch.set_num_threads(threads)
+        torch._dynamo.reset()
+    df = pd.DataFrame(rows)
+    base = df[df.setting == "eager, 1 thread"].set_index("method").ms_per_step
+    df.insert(5, "speedup", base.reindex(df.method).to_numpy() / df.ms_per_step.to_numpy())
+    return df

@@ -30,7 +30,7 @@ from IPython.display import Markdown, display
 from maskedav.chapters import baselines
 from maskedav.profiles import get_profile
 from maskedav.results import Recorder
-from maskedav.study import Study, format_gate, gate_table
+from maskedav.study import Study, format_gate, format_table, gate_table
 
 P = get_profile(profile)
 study = Study(P, "baselines")
@@ -65,7 +65,7 @@ rec = Recorder("baselines", profile=profile, results_dir=results_dir, parameters
 # `H'W' − int(0.9·H'W')` visible tokens per time slice, so the effective ratio is coarser than the nominal one.
 
 # %%
-display(baselines.regime_table(P).style.hide(axis="index"))
+display(format_table(baselines.regime_table(P), caption=f"The regime of the `{P.name}` profile"))
 
 # %% [markdown]
 # ## Supervised ceilings
@@ -76,7 +76,12 @@ display(baselines.regime_table(P).style.hide(axis="index"))
 
 # %%
 ceiling = baselines.ceilings(P)
-display(ceiling[["task", "label", "accuracy", "n_test"]].round(1).style.hide(axis="index"))
+ceiling_table = ceiling[["task", "label", "accuracy", "n_test"]].rename(
+    columns={"label": "encoder (trained from scratch on every label)", "accuracy": "test accuracy (%)",
+             "n_test": "test clips"})
+display(format_table(ceiling_table, {"test accuracy (%)": "{:.1f}", "test clips": "{:,}"},
+                     caption="Supervised ceilings: test accuracy (%) of the encoder trained end to end on all "
+                             "labelled training clips (seed 0)"))
 
 # %% [markdown]
 # ## The gate, every baseline and task
@@ -90,11 +95,11 @@ for name in ("mae", "videomae", "audiomae", "cav_mae"):
 frame = pd.concat(frames, ignore_index=True)
 tasks = sorted(set(frame.task))
 table = gate_table(frame, ceiling, chance={t: study.chance(t) for t in tasks})
-rec.table(table, "learning_gate", seeds=P.seed_list,
-          caption="The learning gate: test accuracy (%) per task and protocol — chance, supervised ceiling, "
-                  "and each baseline at random init and pre-trained (mean ± sd over seeds), the paired gain "
-                  "with its 80 % interval, the test set's standard error, the minimum detectable effect")
-format_gate(table)
+caption = ("The learning gate: test accuracy (%) per task and protocol — chance, supervised ceiling, "
+           "and each baseline at random init and pre-trained (mean ± sd over seeds), the paired gain "
+           "with its 80 % interval, the test set's standard error, the minimum detectable effect")
+rec.table(table, "learning_gate", seeds=P.seed_list, caption=caption)
+format_gate(table, caption)
 
 # %%
 display(Markdown(baselines.describe_gate(table)))

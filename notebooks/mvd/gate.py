@@ -51,37 +51,17 @@ plan
 # ## The budget
 #
 # The chapter must fit 30 minutes on 2 cores (two worker processes of one thread each), pre-training
-# included. Step times measured on the book's 2-core machine, one thread, batch 32 (median of 2 × 12
-# steps): VideoMAE 52 ms (the baselines' teacher), MAE 19 ms, the larger VideoMAE / MAE 63 / 28 ms; the
-# students, from cached targets: image-only or video-only 33 ms, co-teaching 49 ms (50 ms with the larger
-# teachers), image + pixel branch 54 ms, co-teaching + pixel branch 70 ms, per-token distillation 79 ms
-# (no mask: every token through the encoder), EMA teacher 58 ms (its teacher runs online); computing a
-# teacher's targets 0.9–1.4 ms per clip; evaluating one encoder (layout features of 2,048 + 1,024 + 8,192
-# clips, a probe per task) about 14 s.
-#
-# | block | arithmetic | core-seconds |
-# |---|---|---|
-# | larger teachers (one pair) | 3,000 × (63 + 28) ms | 273 |
-# | half-schedule VideoMAE (3 seeds) | 3 × 1,500 × 52 ms | 234 |
-# | 7 students × 3 seeds × 750 steps | 3 × 750 × (33 + 33 + 49 + 50 + 54 + 70 + 79) ms | 829 |
-# | EMA students, 3 × 1,500 steps | 3 × 1,500 × 58 ms | 261 |
-# | teachers' targets (base pair × 3 seeds, large pair once) | 8,192 × (3 × 1.9 + 2.8) ms | 70 |
-# | evaluations (29 runs + 6 shared random inits) | 35 × 14 s | 476 |
-# | **this page** | | **≈ 2,140 → ≈ 18 min on 2 workers, ≈ 20 min with start-up** |
-# | Table 6 page: time-matched student (≈ 2,000 steps × 3 seeds) + evaluations | 3 × (66 + 7) s + 3 × 14 s | ≈ 260 → ≈ 3.5 min |
-# | comparison page: few-label fine-tuning of 3 students (2 tasks × 300 steps) | 3 × 2 × 300 × 65 ms | ≈ 120 → ≈ 2 min |
-# | teachers and co-teaching pages (Fig. 3, tables from the cache) | | ≈ 1.5 min |
-#
-# About 27 minutes in all. What did not fit: independent larger teachers per seed (+ 2 × 273
-# core-seconds, about 4.5 minutes — E4 is capped instead), Table 8's EMA student initialised from the image
-# teacher (E7.init, about 3 minutes; the arm is defined in `chapters.mvd.STUDENTS`), and the two extra
-# switches of E10 (L2 loss, normalised targets). The table below recomputes this arithmetic from step times
-# measured now, on this machine.
+# included. Below, every training step of the chapter is timed now, on this machine (one thread, batch of
+# the profile, random inputs; `chapter.step_costs`), and the chapter's cost is added up from those times by
+# block: the chapter's own teachers, the students, the teachers' targets (computed once per teacher and
+# seed) and the evaluations. The sentence and the summary are computed from the measurement; the table
+# after them is the same arithmetic per arm.
 
 # %%
 costs = chapter.step_costs(P, evaluation=True)
 arms = list(chapter.teacher_arms(study).values()) + list(chapter.student_arms(study).values())
 budget = chapter.budget_table(study, costs, arms, eval_s=costs["eval_model"])
+display(Markdown(chapter.budget_prose(study, costs, budget)))
 display(budget.round(3).style.hide(axis="index"))
 
 # %% [markdown]

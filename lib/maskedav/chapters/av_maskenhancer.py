@@ -27,13 +27,15 @@ sounding object's masked pixels (the split's ``source_mask``) and the rest.
 **Claims**: reconstruction claims (C1, C1-control, C2, C6, C7) by :func:`maskedav.claims.verdict`
 paired by seed (C2's comparator chosen by its mean over seeds); downstream claims (C3, C4, C5) as
 :class:`~maskedav.study.Claim` on the few-label fine-tune of ``appearance`` (the paper fine-tunes on
-UCF101), untestable where an arm fails the learning gate.
+UCF101), decided by :func:`maskedav.study.decide` like every chapter's (untestable where an arm fails the
+learning gate; inconclusive where an arm ran on fewer than 3 seeds).
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 from collections import OrderedDict
+from fractions import Fraction
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -49,9 +51,9 @@ __all__ = [
     "HELDOUT_MASK_SEED", "HELDOUT_CLIPS", "EARLY_FRACTION", "ABLATION_FRACTION", "EXTRA_SEEDS",
     "MASK_RATIOS", "DEGRADATION_FACTOR", "STEP_COST_S", "PAPER_TABLE1", "PAPER_TABLE2",
     "Budget", "budgets", "config", "arm", "arm_name", "videomae_arm", "plan", "ChapterRuns", "pretrain",
-    "pretrain_degraded", "as_av_model", "normpix_videomae", "plan_table", "timing_table",
+    "pretrain_degraded", "as_av_model", "normpix_videomae", "plan_table", "budget_prose", "timing_table",
     "evaluate", "with_shared_random_init", "ceilings", "gate_frame", "heldout_set", "evaluate_heldout",
-    "heldout_frame", "curve_value", "downstream_claims", "decide_downstream",
+    "heldout_frame", "curve_value", "downstream_claims",
     "fig3_claims", "c7_claim", "c6_claim", "lower_by_mean", "ReconClaim", "record_recon", "describe", "final_table", "table1", "table2",
     "degradation_table", "fig3_figure", "pick_clips", "fig2_figure", "architecture_trace", "fig1_figure",
     "degradation_figure", "MODALITY_GROUPS", "relative_gain", "mean_std",
@@ -365,6 +367,61 @@ def plan_table(P, workers: int = 2):
                            eval_cpu_s=df.eval_cpu_s.sum(),
                            note=f"{total:.0f} CPU s ≈ {total / workers / 60:.1f} min on {workers} workers")
     return df
+
+
+def budget_prose(P, workers: int = 2) -> str:
+    """The budget's arithmetic in words (Markdown), every number from :data:`STEP_COST_S`,
+    :data:`EVAL_COST_S`, :func:`budgets` and :func:`plan_table` (so the prose cannot drift from them)."""
+    t = plan_table(P, workers).set_index("arm")
+    B = budgets(P)
+    n, main, abl = len(P.seed_list), B["main"].steps, B["ablation"].steps
+    cost = STEP_COST_S
+    av = [cost[k] for k in cost if k != "videomae"]
+    five = sum(cost[v] for v in VARIANTS)
+    minutes = lambda s: s / workers / 60  # noqa: E731
+    few = t[(t.seeds < n) & (t.index != "total")]
+    few_s = float(few.pretrain_cpu_s.sum())
+    more_s = float((few.pretrain_cpu_s + few.eval_cpu_s).sum()) * (n - EXTRA_SEEDS) / EXTRA_SEEDS
+    abl_arms = [arm_name(v, B["ablation"]) for v in VARIANTS]
+    vm = t.loc["videomae"]
+    evaluated = t[(t.evaluations > 0) & (t.index != "total")]
+    main_eval = EVAL_COST_S["probe+knn"] + len(TASKS) * EVAL_COST_S["finetune"]
+    n_abl = int(evaluated[evaluated.budget == "ablation"].evaluations.sum())
+    n_main = int(evaluated[evaluated.budget == "main"].evaluations.sum())
+    total = float(t.loc["total"].pretrain_cpu_s + t.loc["total"].eval_cpu_s)
+    fraction = Fraction(ABLATION_FRACTION).limit_denominator(100)
+    extra = "one seed" if EXTRA_SEEDS == 1 else f"{EXTRA_SEEDS} seeds"
+    reuse = ("VideoMAE is the baselines chapter's own VideoMAE, whose config equals this chapter's video-only "
+             "variant (same network, masks, clips and recipe; checked in code), so its runs and evaluations "
+             "come from that chapter's cache" if vm.pretrain_cpu_s == 0 else
+             f"VideoMAE is this chapter's own run here: {n} × {main:,} × {cost['videomae']:.3f} "
+             f"≈ {vm.pretrain_cpu_s:,.0f} CPU s")
+    return f"""The chapter must fit 30 minutes on {workers} cores at the `cpu` profile; this run's profile,
+`{P.name}`, has {n} seeds and {main:,} steps at batch {P.train.batch_size}. One pre-training step costs
+{cost['videomae']:.3f} s for VideoMAE and {min(av):.3f}-{max(av):.3f} s for the AV variants (measured at the
+`cpu` profile's sizes on one thread: the audio encoder, two cross-attention blocks and a decoder input twice
+as wide; `ch.STEP_COST_S`). The {len(VARIANTS)} variants at {n} seeds and the full {main:,} steps would cost
+{n} × {main:,} × {five:.3f} s ≈ {n * main * five:,.0f} CPU s, {minutes(n * main * five):.0f} minutes on
+{workers} workers before any evaluation. So:
+
+* **main budget** (the profile's {main:,} steps, {n} seeds): VideoMAE and AV-MaskEnhancer (w/ cross-attention),
+  the comparison of claims C1, C4 and C7. {reuse}. AV w/: {n} × {main:,} × {cost['av_xattn']:.3f} s
+  ≈ {t.loc['av_xattn'].pretrain_cpu_s:,.0f} CPU s.
+* **ablation budget** ({fraction} of the steps, {abl:,}, {n} seeds): all {len(VARIANTS)} variants, the comparisons of C1-control, C2, C3 and C3-global: {n} × {abl:,} × {five:.3f} s
+  ≈ {t.loc[abl_arms].pretrain_cpu_s.sum():,.0f} CPU s. The spec's pilot saw the AV models start to use the
+  audio around 1,000 steps; whether {abl:,} steps pass the learning gate is measured below (an arm that
+  fails makes its downstream claims untestable). Arms are compared only within one budget.
+* **{extra}** at the ablation budget: AV-MaskEnhancer at 75 % and 95 % masking (Table I, C5) and the ×{DEGRADATION_FACTOR} down-sampled degradation sweep (C6): ≈ {few_s:,.0f} CPU s. {n} seeds would add
+  ≈ {more_s:,.0f} CPU s with their evaluations, so these rows describe: C5's claims are inconclusive (fewer
+  than 3 seeds), and so is C6.
+* **evaluation**: the main AV encoder by linear probe, kNN and few-label fine-tune on both tasks
+  ({n_main} × {main_eval:.0f} s), the ablation arms by the claims' protocol, the fine-tune on
+  `{CLAIM_TASK}` ({n_abl} × {EVAL_COST_S['finetune']:.0f} s); the random-init reference is VideoMAE's (every
+  arm of a seed starts from that very video encoder), ≈ {t.loc['total'].eval_cpu_s:,.0f} CPU s.
+
+In all ≈ {total:,.0f} CPU s ≈ {minutes(total):.0f} minutes on {workers} workers, plus loading data, held-out
+evaluation and figures. The table is that arithmetic; the measured times of the runs are at the end of
+this notebook."""
 
 
 def timing_table(runs: ChapterRuns):
@@ -696,27 +753,6 @@ def downstream_claims(P) -> list[Claim]:
         Claim("C5c", "table1", f"ablation budget ({abl} steps): AV-MaskEnhancer at 95 % masking still beats "
               f"VideoMAE at 90 %, {what}", "+0.3 top-1 (96.1 -> 96.4)", A("av_xattn", 0.95), A("videomae"), **kw),
     ]
-
-
-def decide_downstream(frame, claims: Sequence[Claim]) -> dict:
-    """Verdicts of downstream ``claims``: :func:`maskedav.study.decide` (paired by seed, the test set's
-    floor, untestable where an arm fails the gate) for claims whose arms have the seeds the gate needs;
-    a claim whose arms ran on fewer seeds is decided by :func:`maskedav.claims.verdict` alone — the
-    gate cannot be assessed either — and is ``inconclusive`` with the note "fewer than 3 seeds"."""
-    from maskedav.claims import verdict
-    from maskedav.study import decide
-    from maskedav.study.gate import arm_values, floor_se, gate
-
-    n = frame[frame.init == "pretrained"].groupby("arm").seed.nunique()
-    enough = [c for c in claims if all(n.get(x, 0) >= MIN_SEEDS for x in (c.a, c.b) if isinstance(x, str))]
-    out = decide(frame, enough, gate(frame[frame.arm.isin(n[n >= MIN_SEEDS].index)])) if enough else {}
-    for c in claims:
-        if c in enough:
-            continue
-        a, b = arm_values(frame, c.a, c.task, c.protocol), arm_values(frame, c.b, c.task, c.protocol)
-        xa, xb = _paired(dict(zip(a.seed, a.accuracy)), dict(zip(b.seed, b.accuracy)))
-        out[c.id] = verdict(xa, xb, c.direction, ALPHA, MIN_SEEDS, c.margin, paired=True, floor_se=floor_se(a, b))
-    return out
 
 
 def describe(cid: str, statement: str, v, fmt: str = ".4g", unit: str = "") -> str:

@@ -19,7 +19,7 @@ import torch
 from maskedav.checkpoints import load_checkpoint
 from maskedav.methods import BASELINES
 from maskedav.methods.base import per_sample_masked_mse
-from maskedav.study import Arm, Run, Study
+from maskedav.study import Arm, Run, Study, describe_gate
 
 __all__ = ["BASELINE_SPECS", "build_config", "arms", "pretrain", "BaselineResult", "load_baseline",
            "trivial_losses", "curves_figure", "reconstruction_figures", "describe_curves", "EVAL_TASKS",
@@ -351,20 +351,6 @@ def describe_curves(result: BaselineResult) -> str:
     return "\n".join(lines)
 
 
-def describe_gate(table) -> str:
-    """One computed sentence per row of a gate table (:func:`maskedav.study.gate_table`)."""
-    lines = []
-    for _, r in table.iterrows():
-        verdict = ("passes the gate: pre-training beats random init" if r["gate"] == "passes" else
-                   "fails the gate: pre-training does not measurably beat random init")
-        chance = f" (chance {r['chance']:.1f} %)" if "chance" in r else ""
-        lines.append(f"- {r['arm']}, {r['task']} ({r['protocol']}): {r['pre-trained']} % against "
-                     f"{r['random init']} % at random init{chance}; paired gain "
-                     f"{r['gain']:+.1f} points, 80 % interval {r['80% CI']}, minimum detectable effect "
-                     f"{r['MDE']:.1f} — {verdict}.")
-    return "\n".join(lines)
-
-
 def evaluate(study: Study, results: dict[str, "BaselineResult"], name: str):
     """The tidy frame of every arm of baseline ``name`` on its tasks (:data:`EVAL_TASKS`) by its
     protocols (:data:`PROTOCOLS`), with the random-init reference; and its gate table (chance from the
@@ -380,16 +366,18 @@ def evaluate(study: Study, results: dict[str, "BaselineResult"], name: str):
 
 
 def regime_table(P):
-    """The profile's regime as a table: data sizes, the pre-training budget, the pixel target, the token
-    grid and the effective mask ratio of 90 % tube masking (visible tokens per time slice)."""
+    """The profile's regime as a table of text (numbers formatted for the reader): data sizes, the
+    pre-training budget, the pixel target, the token grid and the effective ratios of 75 / 90 / 95 % tube
+    masking (visible tokens per time slice)."""
     import pandas as pd
 
     t = P.data.frames // P.model.tubelet
     side = P.data.image_size // P.model.patch_size
     per_slice = side * side
-    rows = [("pre-training clips", P.data.n_pretrain), ("labelled train clips", P.data.n_train),
-            ("probe / kNN labels", P.eval.probe_train), ("few-label fine-tune labels", P.eval.finetune_train),
-            ("test clips", P.data.n_test), ("pre-training steps × batch", f"{P.train.steps} × {P.train.batch_size}"),
+    rows = [("pre-training clips", f"{P.data.n_pretrain:,}"), ("labelled train clips", f"{P.data.n_train:,}"),
+            ("probe / kNN labels", f"{P.eval.probe_train:,}"),
+            ("few-label fine-tune labels", f"{P.eval.finetune_train:,}"), ("test clips", f"{P.data.n_test:,}"),
+            ("pre-training steps × batch", f"{P.train.steps:,} × {P.train.batch_size}"),
             ("reconstruction target", "raw pixels" if P.model.pixel_target == "raw" else "each paper's"),
             ("token grid (T'×H'×W')", f"{t}×{side}×{side}")]
     for ratio in (0.75, 0.9, 0.95):

@@ -32,7 +32,8 @@ import torch
 
 from maskedav.methods.mvd import (MVD, VARIANTS, FeatureTeacher, MVDConfig, frame_similarity,
                                   inflate_image_encoder, offdiag_mean)
-from maskedav.study import RANDOM_INIT, Arm, Claim, Run, Study
+from maskedav.study import RANDOM_INIT, Arm, Claim, Run, Study, describe_claims
+from maskedav.study import session as study_session
 
 from . import baselines
 from . import mvd_tables as T
@@ -40,7 +41,7 @@ from . import mvd_tables as T
 __all__ = ["TASKS", "PROTOCOLS", "CLAIM_PROTOCOL", "session", "Plan", "plan", "TeacherRef", "build_student",
            "base_teachers", "baseline_arms", "teacher_arms", "STUDENTS", "DEFAULT_STUDENTS", "student_arms", "pretrain", "evaluate",
            "ceiling", "gate_table", "claims", "e9_claim", "better_single", "similarity", "e8_verdict",
-           "E8", "step_costs", "time_matched_steps", "budget_table", "stats", "table1", "table2", "table3",
+           "E8", "step_costs", "time_matched_steps", "budget_table", "budget_prose", "stats", "table1", "table2", "table3",
            "table4", "table5", "table6", "table7", "table8", "table9", "fig1_figure", "fig2_figure",
            "fig3_figure", "model_cost", "model_costs", "describe_claims", "describe_teachers", "finetune_frame"]
 
@@ -55,17 +56,8 @@ CHAPTER = "mvd"
 
 
 def session(profile: str, results_dir=None):
-    """What every page of the chapter starts with: ``(P, study, rec)`` — the profile, the chapter's
-    :class:`~maskedav.study.Study` and its :class:`~maskedav.results.Recorder`; torch in this process
-    gets one CPU thread (the models are small: a second thread only contends with the workers)."""
-    from maskedav.profiles import get_profile
-    from maskedav.results import Recorder
-    from maskedav.study.executor import cpu_threads
-
-    P = get_profile(profile)
-    study = Study(P, CHAPTER)
-    cpu_threads(study.device)
-    return P, study, Recorder(CHAPTER, profile=profile, results_dir=results_dir, parameters=dict(profile=profile))
+    """What every page of the chapter starts with: ``(P, study, rec)`` (:func:`maskedav.study.session`)."""
+    return study_session(CHAPTER, CHAPTER, profile, results_dir)
 
 
 # ------------------------------------------------------------------------------------------ plan
@@ -637,6 +629,66 @@ def budget_table(study: Study, costs: dict, arms: Sequence[Arm], *, eval_s: floa
                                  "core_s": "core-seconds"})
 
 
+def budget_prose(study: Study, costs: dict, budget, workers: int = 2) -> str:
+    """The gate page's budget in words (Markdown): the step times of ``costs`` (:func:`step_costs` with
+    ``evaluation=True``) and the arithmetic of ``budget`` (:func:`budget_table` of the page's arms), by
+    block, with what the Table 6 page and the budget's exclusions would cost — every number computed."""
+    P, pl = study.P, plan(study.P)
+    n = len(P.seed_list)
+    ms = lambda k: f"{1e3 * costs[k]:.0f}"  # noqa: E731
+    minutes = lambda s: s / workers / 60  # noqa: E731
+    core = dict(zip(budget.arm, budget["core-seconds"]))
+    students = [k for k in DEFAULT_STUDENTS if k != "bootstrap"]
+    targets = {k: v for k, v in core.items() if k.startswith("targets")}
+    evals = next(v for k, v in core.items() if k.startswith("evaluations"))
+    n_evals = int(budget.runs[budget.arm.str.startswith("evaluations")].iloc[0])
+    total = next(v for k, v in core.items() if k.startswith("total"))
+    large = core["videomae_large"] + core["mae_large"]
+    per_clip = [1e3 * v for k, v in costs.items() if k.startswith("target_")]
+    t6_steps, _ = time_matched_steps(P, costs)
+    t6 = n * (t6_steps * costs["video"] + P.data.n_pretrain * costs["target_video"] + costs["eval_model"])
+    init = n * (pl.bootstrap_steps * costs["bootstrap_init"] + costs["eval_model"])
+    rows = [
+        ("larger teachers (one pair)", f"{pl.teacher_steps:,} × ({ms('videomae_large')} + {ms('mae_large')}) ms",
+         large),
+        (f"half-schedule VideoMAE ({n} seeds)", f"{n} × {pl.short_teacher_steps:,} × {ms('videomae')} ms",
+         core["videomae_short"]),
+        (f"{len(students)} students × {n} seeds × {pl.student_steps:,} steps",
+         f"{n} × {pl.student_steps:,} × ({' + '.join(ms(k) for k in students)}) ms", sum(core[k] for k in students)),
+        (f"EMA students, {n} × {pl.bootstrap_steps:,} steps", f"{n} × {pl.bootstrap_steps:,} × {ms('bootstrap')} ms",
+         core["bootstrap"]),
+        ("teachers' targets", f"{P.data.n_pretrain:,} clips × {len(targets)} kinds of teacher", sum(targets.values())),
+        ("evaluations (each run, random inits shared per seed)", f"{n_evals} × {costs['eval_model']:.0f} s", evals),
+    ]
+    table = "\n".join(["| block | arithmetic | core-seconds |", "|---|---|---|",
+                       *(f"| {b} | {a} | {v:,.0f} |" for b, a, v in rows),
+                       f"| **this page** | | **≈ {total:,.0f} → ≈ {minutes(total):.0f} min on {workers} "
+                       "workers** |",
+                       f"| Table 6 page: time-matched student ({t6_steps:,} steps × {n} seeds), its targets and "
+                       f"evaluations | {n} × ({t6_steps:,} × {ms('video')} ms + {P.data.n_pretrain:,} × "
+                       f"{1e3 * costs['target_video']:.1f} ms + {costs['eval_model']:.0f} s) | ≈ {t6:,.0f} → "
+                       f"≈ {minutes(t6):.1f} min |"])
+    return f"""Step times measured now on this machine, one thread, batch {P.train.batch_size}: VideoMAE
+{ms('videomae')} ms (the baselines' teacher), MAE {ms('mae')} ms, the larger VideoMAE / MAE {ms('videomae_large')} /
+{ms('mae_large')} ms; the students, from cached targets: image-only {ms('image')} or video-only {ms('video')} ms,
+co-teaching {ms('coteach')} ms ({ms('coteach_large')} ms with the larger teachers), image + pixel branch
+{ms('image_pixel')} ms, co-teaching + pixel branch {ms('coteach_pixel')} ms, per-token distillation
+{ms('per_token')} ms (no mask: every token through the encoder), EMA teacher {ms('bootstrap')} ms (its teacher
+runs online); computing a teacher's targets {min(per_clip):.1f}-{max(per_clip):.1f} ms per clip; evaluating one
+encoder (layout features of the probe's train, validation and test clips, a probe per task) about
+{costs['eval_model']:.0f} s.
+
+{table}
+
+The comparison page's few-label fine-tuning and the teachers' and co-teaching pages (tables and Fig. 3 from
+the cache) add a few minutes; each page's measured time is in its run record. What did not fit: independent
+larger teachers per seed (+ {n - 1} × {large:,.0f} core-seconds, about {minutes((n - 1) * large):.0f} minutes —
+E4 is capped instead), Table 8's EMA student initialised from the image teacher (E7.init, {n} ×
+{pl.bootstrap_steps:,} steps and evaluations ≈ {init:,.0f} core-seconds, about {minutes(init):.0f} minutes; the
+arm is defined in `chapters.mvd.STUDENTS`), and the two extra switches of E10 (L2 loss, normalised
+targets)."""
+
+
 # ---------------------------------------------------------------------------------------- tables
 SPATIAL, TEMPORAL = "appearance", "motion"
 
@@ -932,27 +984,6 @@ def fig2_figure(P):
 
 
 # ------------------------------------------------------------------------------------- sentences
-def describe_claims(ledger) -> str:
-    """One computed sentence per claim row of the ledger (:func:`maskedav.study.record`'s return): the
-    measured effect with its interval and minimum detectable effect, raw and Holm-adjusted p, verdict."""
-    def num(x):
-        try:
-            return float(x)
-        except (TypeError, ValueError):
-            return math.nan
-
-    lines = []
-    for r in ledger.sort_values("claim_id").itertuples():
-        eff, lo, hi, mde = num(r.measured_effect), num(r.ci_low), num(r.ci_high), num(r.mde)
-        ci = f", 80 % interval [{lo:+.3g}, {hi:+.3g}]" if math.isfinite(lo) else ""
-        p, padj = num(r.p_value), num(r.p_adjusted)
-        ps = f", p = {p:.3g}" + (f" (Holm {padj:.3g})" if math.isfinite(padj) else "") if math.isfinite(p) else ""
-        note = f" ({r.note})" if isinstance(r.note, str) and r.note else ""
-        lines.append(f"- **{r.claim_id}** ({r.table}): effect {eff:+.3g}{ci}; minimum detectable effect "
-                     f"{mde:.3g}{ps}; {r.n_seeds} seeds → **{r.verdict}**{note}. _{r.statement}._")
-    return "\n".join(lines)
-
-
 def describe_teachers(frame, chance: dict) -> str:
     """Sentences on the teachers' probes: is the video teacher ahead on motion (E2's premise), and do the
     larger teachers probe better (E4's)?"""

@@ -24,7 +24,7 @@ from .evaluate import paired_test_se
 from .runs import RANDOM_INIT, SUPERVISED
 
 __all__ = ["arm_values", "gate", "gate_table", "Claim", "decide", "record", "claims_table", "floor_se",
-           "format_gate"]
+           "format_gate", "format_table"]
 
 ALPHA = 0.1
 
@@ -60,7 +60,8 @@ def _paired(a: pd.DataFrame, b: pd.DataFrame) -> tuple[list[float], list[float]]
 def gate(frame: pd.DataFrame, min_seeds: int = 3) -> pd.DataFrame:
     """One row per (arm, task, protocol): pre-trained vs the same network at random init, paired by
     seed: ``pretrained``, ``random_init`` (means), ``gain``, ``ci_low``/``ci_high``, ``floor_se``,
-    ``mde``, ``p_value`` and ``passes``."""
+    ``mde``, ``p_value``, ``passes`` and ``status``: ``"passes"``, ``"fails"``, or ``"too few seeds"``
+    (fewer than ``min_seeds``: the rule cannot decide, so the arm neither passes nor fails)."""
     rows = []
     pre = frame[frame.init == "pretrained"]
     for (arm, task, protocol), _ in pre.groupby(["arm", "task", "protocol"], sort=False):
@@ -74,7 +75,9 @@ def gate(frame: pd.DataFrame, min_seeds: int = 3) -> pd.DataFrame:
         rows.append(dict(arm=arm, label=a.label.iloc[0], task=task, protocol=protocol, seeds=len(xa),
                          pretrained=float(np.mean(xa)), pretrained_sd=_sd(xa), random_init=float(np.mean(xb)),
                          random_init_sd=_sd(xb), gain=v.effect, ci_low=v.ci_low, ci_high=v.ci_high,
-                         floor_se=fse, mde=v.mde, p_value=v.p_value, passes=v.verdict == "reproduced"))
+                         floor_se=fse, mde=v.mde, p_value=v.p_value, passes=v.verdict == "reproduced",
+                         status="passes" if v.verdict == "reproduced" else
+                         "too few seeds" if len(xa) < min_seeds else "fails"))
     return pd.DataFrame(rows)
 
 
@@ -99,7 +102,7 @@ def gate_table(frame: pd.DataFrame, ceiling: pd.DataFrame | None = None, chance:
         "pre-trained": [_pm(m, s) for m, s in zip(g.pretrained, g.pretrained_sd)],
         "gain": g.gain, "80% CI": [f"[{lo:+.1f}, {hi:+.1f}]" for lo, hi in zip(g.ci_low, g.ci_high)],
         "test-set SE": g.floor_se, "MDE": g.mde, "seeds": g.seeds,
-        "gate": np.where(g.passes, "passes", "fails"),
+        "gate": g.status,
     })
     out = out.drop(columns=[c for c in ("chance", "supervised ceiling") if out[c].isna().all()])
     return out.sort_values(["task", "protocol"], kind="stable").reset_index(drop=True)
@@ -109,12 +112,19 @@ def _pm(m: float, s: float) -> str:
     return f"{m:.1f}" if math.isnan(s) else f"{m:.1f} ± {s:.1f}"
 
 
-def format_gate(table: pd.DataFrame):
-    """The gate table styled for the book (one decimal, blank for not measured)."""
+def format_table(table: pd.DataFrame, formats: dict | None = None, caption: str | None = None):
+    """``table`` styled for the book: each column of ``formats`` present in it by its format (a format
+    string or a callable), blank for not measured, no index, and ``caption`` above it."""
+    style = table.style.format({k: v for k, v in (formats or {}).items() if k in table.columns}, na_rep="")
+    style = style.hide(axis="index")
+    return style.set_caption(caption) if caption else style
+
+
+def format_gate(table: pd.DataFrame, caption: str | None = None):
+    """The gate table styled for the book (:func:`format_table`: one decimal, blank for not measured)."""
     fmt = {"chance": "{:.1f}", "supervised ceiling": "{:.1f}", "gain": "{:+.1f}", "test-set SE": "{:.2f}",
            "MDE": "{:.1f}"}
-    return (table.style.format({k: v for k, v in fmt.items() if k in table.columns}, na_rep="")
-            .hide(axis="index"))
+    return format_table(table, fmt, caption)
 
 
 @dataclass(frozen=True)
@@ -144,7 +154,8 @@ def _rows(frame: pd.DataFrame, arm, task: str, protocol: str) -> pd.DataFrame:
 def decide(frame: pd.DataFrame, claims: Sequence[Claim], gates: pd.DataFrame | None = None,
            min_seeds: int = 3) -> dict[str, Verdict]:
     """Verdicts of ``claims`` on ``frame``: paired by seed, test-set floor, and ``untestable`` when
-    an arm (not a random-init reference) fails the gate on the claim's task and protocol."""
+    an arm (not a random-init reference) fails the gate on the claim's task and protocol (an arm with
+    too few seeds for the gate leaves the claim to the seed rule: inconclusive)."""
     gates = gate(frame, min_seeds) if gates is None else gates
     out = {}
     for c in claims:
@@ -156,7 +167,8 @@ def decide(frame: pd.DataFrame, claims: Sequence[Claim], gates: pd.DataFrame | N
             if isinstance(arm, tuple):
                 continue
             g = gates[(gates.arm == arm) & (gates.task == c.task) & (gates.protocol == c.protocol)]
-            if g.empty or not bool(g.passes.iloc[0]):
+            status = g.status.iloc[0] if not g.empty and "status" in g else None
+            if g.empty or (not bool(g.passes.iloc[0]) and status != "too few seeds"):
                 failing.append(arm)
         xa, xb = _paired(a, b)
         out[c.id] = verdict(xa, xb, c.direction, ALPHA, min_seeds, c.margin, paired=True,
@@ -184,3 +196,39 @@ def claims_table(claims: Sequence[Claim], verdicts: dict[str, Verdict]) -> pd.Da
                               paper=c.paper_effect, measured=v.effect, ci=f"[{v.ci_low:+.1f}, {v.ci_high:+.1f}]",
                               mde=v.mde, p=v.p_value, seeds=v.n_seeds, verdict=v.verdict, note=v.note)
                          for c in claims for v in [verdicts[c.id]]])
+
+
+def describe_gate(table: pd.DataFrame) -> str:
+    """One computed sentence per row of a gate table (:func:`gate_table`)."""
+    lines = []
+    for _, r in table.iterrows():
+        verdict = ("passes the gate: pre-training beats random init" if r["gate"] == "passes" else
+                   "fails the gate: pre-training does not measurably beat random init")
+        chance = f" (chance {r['chance']:.1f} %)" if "chance" in r else ""
+        lines.append(f"- {r['arm']}, {r['task']} ({r['protocol']}): {r['pre-trained']} % against "
+                     f"{r['random init']} % at random init{chance}; paired gain "
+                     f"{r['gain']:+.1f} points, 80 % interval {r['80% CI']}, minimum detectable effect "
+                     f"{r['MDE']:.1f} — {verdict}.")
+    return "\n".join(lines)
+
+
+def describe_claims(ledger: pd.DataFrame) -> str:
+    """One computed sentence per claim row of the ledger (:func:`record`'s return): the measured effect
+    with its interval and minimum detectable effect, raw and Holm-adjusted p, and the verdict."""
+    def num(x):
+        try:
+            return float(x)
+        except (TypeError, ValueError):
+            return math.nan
+
+    lines = []
+    for r in ledger.sort_values("claim_id").itertuples():
+        eff, lo, hi, mde = num(r.measured_effect), num(r.ci_low), num(r.ci_high), num(r.mde)
+        ci = f", 80 % interval [{lo:+.3g}, {hi:+.3g}]" if math.isfinite(lo) else ""
+        p, padj = num(r.p_value), num(r.p_adjusted)
+        ps = f", p = {p:.3g}" + (f" (Holm {padj:.3g})" if math.isfinite(padj) else "") if math.isfinite(p) else ""
+        note = f" ({r.note})" if isinstance(r.note, str) and r.note else ""
+        mde_s = f"{mde:.3g}" if math.isfinite(mde) else "not estimable"
+        lines.append(f"- **{r.claim_id}** ({r.table}): effect {eff:+.3g}{ci}; minimum detectable effect "
+                     f"{mde_s}{ps}; {r.n_seeds} seeds → **{r.verdict}**{note}. _{r.statement}._")
+    return "\n".join(lines)

@@ -22,7 +22,7 @@ from . import data as D
 from .evaluate import EvalData, evaluate_encoder, shift_flip, supervised_ceiling
 from .executor import default_workers, parallel_map
 
-__all__ = ["Arm", "Run", "Study", "RANDOM_INIT", "SUPERVISED", "method_class"]
+__all__ = ["Arm", "Run", "Study", "RANDOM_INIT", "SUPERVISED", "method_class", "session"]
 
 RANDOM_INIT = "random init"
 SUPERVISED = "supervised"
@@ -443,3 +443,18 @@ def _ceiling_job(study: dict, arm: Arm, task: str, seed: int) -> dict:
     save_checkpoint(f"{S.chapter}/ceiling-{arm.name}-{task}", {"key": key, "row": row}, profile=S.P.name,
                     seed=seed)
     return row
+
+
+def session(paper: str, chapter: str, profile: str, results_dir=None):
+    """What every page of a chapter starts with: ``(P, study, rec)`` — the profile resolved once, the
+    chapter's :class:`Study` and a :class:`~maskedav.results.Recorder` for results folder ``paper``;
+    torch in this process gets one CPU thread (the models are small: a second thread only contends
+    with the executor's workers)."""
+    from ..profiles import get_profile
+    from ..results import Recorder
+    from .executor import cpu_threads
+
+    P = get_profile(profile)
+    study = Study(P, chapter)
+    cpu_threads(study.device)
+    return P, study, Recorder(paper, profile=profile, results_dir=results_dir, parameters=dict(profile=profile))

@@ -1,14 +1,17 @@
-"""The training engine: schedule, parameter groups, logging, and exact kill-and-resume."""
+"""The training engine: schedule, parameter groups, logging, loud NaNs, exact kill-and-resume."""
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
-import textwrap
+import threading
+from pathlib import Path
 
 import pytest
 import torch
 
+from maskedav.reliability import TRAIN_CHILD as CHILD  # the child training script, shared with the book
 from maskedav.train import (TrainConfig, cosine_lr, layer_decay_param_groups, make_optimizer,
                             param_groups, set_lr, train, vit_layer_ids)
 from maskedav.train.toy import ToyMethod, toy_batch
@@ -121,25 +124,98 @@ def test_sequence_batches_and_finished_checkpoint(tmp_path):
         train(ToyMethod(), batches, TrainConfig(steps=4, lr=0.5, checkpoint_path=cfg.checkpoint_path))
 
 
-CHILD = textwrap.dedent("""
-    import os, signal, sys, torch
-    torch.set_num_threads(1)
-    from maskedav.train import TrainConfig, train
-    from maskedav.train.toy import ToyMethod, toy_batch
-    steps, every, ckpt, log_dir, kill_at, out = sys.argv[1:]
+class BlowsUp(ToyMethod):
+    """ToyMethod plus an extra loss term ``loss_aux``: 0, or ``value`` on batches marked ``poison``."""
+
+    def __init__(self, value: float):
+        super().__init__(mask_ratio=0.25)
+        self.value = value
+
+    def forward(self, batch):
+        loss, logs = super().forward(batch)
+        aux = torch.tensor(self.value if batch["poison"] else 0.0)
+        return loss + aux, {**logs, "loss_aux": aux}
+
+
+def poisoned_at(index):
+    """Batches whose step ``index`` (0-based; completed step ``index + 1``) is poisoned."""
+    return lambda s: {**toy_batch(s), "poison": s == index}
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path, value):
+    ckpt = tmp_path / "run.pt"
+    cfg = TrainConfig(steps=12, lr=1e-2, log_every=4, checkpoint_every=2, checkpoint_path=str(ckpt),
+                      progress=False)
     torch.manual_seed(0)
-    model = ToyMethod(dropout=0.1, mask_ratio=0.25, seed=3)
-    cfg = TrainConfig(steps=int(steps), lr=1e-2, warmup_steps=2, clip_grad=1.0,
-                      checkpoint_every=int(every), checkpoint_path=ckpt, seed=7, progress=False)
-    def on_step(step, row):
-        if step == int(kill_at):
-            os.kill(os.getpid(), signal.SIGKILL)   # dies between checkpoints
-    train(model, toy_batch, cfg, log_dir=log_dir, on_step=on_step)
-    torch.save(model.state_dict(), out)
-""")
+    with pytest.raises(FloatingPointError) as err:
+        train(BlowsUp(value), poisoned_at(4), cfg, log_dir=tmp_path / "logs")
+    msg = str(err.value)
+    # completed step 5 went wrong; the check at the checkpoint of step 6 names it, not step 6
+    assert "at step 5:" in msg and f"loss_aux={value}" in msg and f"loss={value}" in msg
+    assert "loss_recon" not in msg and "mask_fraction" not in msg  # finite terms are not named
+    assert f"({ckpt}, step 4) is intact" in msg
+    saved = torch.load(ckpt, weights_only=False)
+    assert saved["step"] == 4
+    assert all(torch.isfinite(v).all() for v in saved["model"].values())
+
+    # the kept checkpoint is the clean run's step-4 state, bit for bit
+    torch.manual_seed(0)
+    clean = BlowsUp(value)
+    train(clean, poisoned_at(-1), TrainConfig(steps=12, lr=1e-2, progress=False, checkpoint_every=2,
+                                               checkpoint_path=str(tmp_path / "clean.pt")),
+          on_step=lambda step, row: step == 4 and torch.save(clean.state_dict(), tmp_path / "s4.pt"))
+    ref = torch.load(tmp_path / "s4.pt")
+    assert all(torch.equal(saved["model"][k], ref[k]) for k in ref)
+    rows = [json.loads(x) for x in (tmp_path / "logs" / "train.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [4]  # no row with a non-finite loss
 
 
-def test_kill_and_resume_is_exact(tmp_path, one_thread):
+def test_non_finite_loss_without_checkpoint():
+    cfg = TrainConfig(steps=3, progress=False)  # log_every=1: stops at the bad step itself
+    with pytest.raises(FloatingPointError, match=r"at step 2: loss=nan, loss_aux=nan$"):
+        train(BlowsUp(math.nan), poisoned_at(1), cfg)
+
+
+def test_signal_handlers_installed_only_while_training(tmp_path):
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    seen = []
+    cfg = TrainConfig(steps=2, progress=False, checkpoint_path=str(tmp_path / "c.pt"))
+    train(ToyMethod(), toy_batch, cfg, on_step=lambda step, row: seen.append(signal.getsignal(signal.SIGTERM)))
+    assert all(h is not before[signal.SIGTERM] for h in seen)  # the engine's handler while training
+    assert {s: signal.getsignal(s) for s in before} == before  # restored afterwards
+
+    # outside the main thread no handler can be installed: train runs without one
+    errors = []
+    def in_thread():
+        try:
+            train(ToyMethod(), toy_batch, TrainConfig(steps=2, progress=False,
+                                                      checkpoint_path=str(tmp_path / "t.pt")))
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+    t = threading.Thread(target=in_thread)
+    t.start()
+    t.join()
+    assert errors == [] and torch.load(tmp_path / "t.pt", weights_only=False)["step"] == 2
+
+
+def test_sigint_in_process_writes_checkpoint_and_raises(tmp_path):
+    """Ctrl-C in a kernel: KeyboardInterrupt after a checkpoint at the step boundary."""
+    ckpt = tmp_path / "c.pt"
+    cfg = TrainConfig(steps=10, checkpoint_every=4, checkpoint_path=str(ckpt), progress=False)
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt, match="SIGINT"):
+        train(ToyMethod(), toy_batch, cfg,
+              on_step=lambda step, row: step == 3 and os.kill(os.getpid(), signal.SIGINT))
+    assert torch.load(ckpt, weights_only=False)["step"] == 3
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+# SIGKILL loses steps 5, 6 (last checkpoint: step 4); SIGTERM / SIGINT checkpoint step 6, then
+# raise SystemExit(128 + 15) / KeyboardInterrupt (which the child turns into exit code 130).
+@pytest.mark.parametrize("sig, returncode, saved_step", [
+    ("SIGKILL", -signal.SIGKILL, 4), ("SIGTERM", 128 + signal.SIGTERM, 6), ("SIGINT", 130, 6)])
+def test_kill_and_resume_is_exact(tmp_path, one_thread, sig, returncode, saved_step):
     steps, every, kill_at = 12, 4, 6
     # the uninterrupted reference, in this process
     torch.manual_seed(0)
@@ -152,14 +228,15 @@ def test_kill_and_resume_is_exact(tmp_path, one_thread):
     ckpt, logs, out = tmp_path / "run.pt", tmp_path / "logs", tmp_path / "final.pt"
     args = [sys.executable, str(script), str(steps), str(every), str(ckpt), str(logs)]
 
-    killed = subprocess.run(args + [str(kill_at), str(out)], capture_output=True, text=True, timeout=120)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    killed = subprocess.run(args + [str(kill_at), sig, str(out)], capture_output=True, text=True,
+                            timeout=120)
+    assert killed.returncode == returncode, killed.stderr
     assert not out.exists()
-    assert torch.load(ckpt, weights_only=False)["step"] == 4
+    assert torch.load(ckpt, weights_only=False)["step"] == saved_step
     logged = [json.loads(x)["step"] for x in (logs / "train.jsonl").read_text().splitlines()]
-    assert logged == list(range(1, kill_at + 1))  # steps 5, 6 were logged, then lost
+    assert logged == list(range(1, kill_at + 1))
 
-    resumed = subprocess.run(args + ["-1", str(out)], capture_output=True, text=True, timeout=120)
+    resumed = subprocess.run(args + ["-1", sig, str(out)], capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     final = torch.load(out)
     ref_state = ref.state_dict()

@@ -28,10 +28,63 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ViTConfig", "PAPER_CONFIGS", "PAPER_REPORTED", "paper_config", "VIT_SIZES"]
+__all__ = ["ViTConfig", "PAPER_CONFIGS", "PAPER_REPORTED", "paper_config", "VIT_SIZES", "invalid",
+           "check_choice", "check_fraction", "check_positive_ints", "check_complementary"]
+
+
+# ------------------------------------------------------------------------------ validation
+# Shared by every config's ``__post_init__``: a value out of range fails at construction with a
+# ``ValueError`` (``TypeError`` for a value of the wrong type) naming the field and what is allowed.
+
+
+def invalid(field: str, value: Any, allowed: str) -> ValueError:
+    """``ValueError("<field> must be <allowed>, got <value>")``."""
+    return ValueError(f"{field} must be {allowed}, got {value!r}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_choice(field: str, value: Any, allowed: tuple) -> None:
+    """``value`` must be one of ``allowed``."""
+    if not any(value is a or (type(value) is type(a) and value == a) for a in allowed):
+        raise invalid(field, value, f"one of {', '.join(map(repr, allowed))}")
+
+
+def check_fraction(field: str, value: Any) -> None:
+    """A mask ratio: a number strictly between 0 and 1 (0 masks nothing, 1 leaves nothing visible)."""
+    if not _is_number(value):
+        raise TypeError(f"{field} must be a number in (0, 1), got {type(value).__name__} {value!r}")
+    if not 0 < value < 1:
+        raise invalid(field, value, "in the open interval (0, 1)")
+
+
+def check_positive_ints(field: str, values: Any, length: int | None = None) -> tuple[int, ...]:
+    """``values`` (an int or a sequence of ints) as a tuple of ints >= 1, of ``length`` if given."""
+    is_int = lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool)  # noqa: E731
+    seq = (values,) if is_int(values) else values
+    if not isinstance(seq, (tuple, list)) or not all(map(is_int, seq)):
+        raise TypeError(f"{field} must be an int or a tuple of ints, got {values!r}")
+    if length is not None and len(seq) != length:
+        raise invalid(field, values, f"{length} ints")
+    if not seq or min(seq) < 1:
+        raise invalid(field, values, "made of ints >= 1")
+    return tuple(int(v) for v in seq)
+
+
+def check_complementary(field: str, ratio: float, num_streams: int, num_tokens: int) -> None:
+    """``num_streams`` masks with disjoint visible sets of ``int(num_tokens·(1 - ratio))`` tokens
+    must fit in ``num_tokens`` (:func:`maskedav.masking.complementary_masks`): roughly
+    ``ratio >= 1 - 1/num_streams``."""
+    keep = int(num_tokens * (1 - ratio))
+    if num_streams * keep > num_tokens:
+        raise invalid(field, ratio, f">= {1 - 1 / num_streams:.3f} for {num_streams} complementary masks "
+                      f"({num_streams} disjoint visible sets of {keep} tokens do not fit in {num_tokens})")
 
 
 @dataclass(frozen=True)
@@ -69,6 +122,26 @@ class ViTConfig:
     decoder_out_dim: int | None = None
     num_classes: int = 0
     source: str = ""
+
+    def __post_init__(self):
+        """Geometry checks: known modality, positive sizes, patches (and tubelets) tile the input."""
+        check_choice("ViTConfig.modality", self.modality, ("image", "video", "audio"))
+        check_choice("ViTConfig.spec_layout", self.spec_layout, ("tf", "ft"))
+        size = check_positive_ints("ViTConfig.input_size", self.input_size,
+                                   3 if self.modality == "video" else 2)
+        patch = check_positive_ints("ViTConfig.patch_size", self.patch_size)
+        if len(patch) not in (1, 2):
+            raise invalid("ViTConfig.patch_size", self.patch_size, "an int or a pair (ph, pw)")
+        tubelet = check_positive_ints("ViTConfig.tubelet", self.tubelet, 1)
+        tile = (*(tubelet if self.modality == "video" else ()), *self.patch)
+        if any(n % p for n, p in zip(size, tile)):
+            what = "tubelet x patch" if self.modality == "video" else "patch"
+            raise invalid("ViTConfig.patch_size", self.patch_size,
+                          f"a divisor of input_size {tuple(size)} ({what} {tile} must tile it)")
+        for name in ("dim", "heads"):
+            check_positive_ints(f"ViTConfig.{name}", getattr(self, name), 1)
+        if self.dim % self.heads:
+            raise invalid("ViTConfig.heads", self.heads, f"a divisor of dim={self.dim}")
 
     # ------------------------------------------------------------------------ derived geometry
     @property

@@ -28,6 +28,8 @@ from typing import NamedTuple, Sequence
 
 import torch
 
+from .configs import check_complementary
+
 __all__ = [
     "Mask", "make_generator", "mask_from_noise", "mask_from_bool",
     "random_mask", "tube_mask", "frame_mask", "complementary_masks",
@@ -177,11 +179,8 @@ def complementary_masks(batch: int, num_tokens: int, ratio: float, num_streams: 
     two streams need ratio >= 0.5, three >= 2/3).
     """
     _check_ratio(ratio)
+    check_complementary("ratio", ratio, num_streams, num_tokens)
     len_keep = int(num_tokens * (1 - ratio))
-    if num_streams * len_keep > num_tokens:
-        raise ValueError(
-            f"{num_streams} disjoint visible sets of {len_keep} tokens do not fit in {num_tokens} tokens "
-            f"(ratio {ratio} < {1 - 1 / num_streams:.3f}); raise the mask ratio")
     noise = _rand((batch, num_tokens), device, generator, seed)
     ids_shuffle = torch.argsort(noise, dim=1)
     masks = []

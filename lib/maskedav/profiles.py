@@ -198,8 +198,8 @@ def default_profile_name() -> str:
 
 def get_profile(name: str | None = None) -> Profile:
     """The profile called ``name`` (the default profile when ``None``)."""
+    from .configs import check_choice
+
     name = name or default_profile_name()
-    try:
-        return PROFILES[name]
-    except KeyError:
-        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILE_NAMES)}") from None
+    check_choice("profile", name, PROFILE_NAMES)
+    return PROFILES[name]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from maskedav.configs import ViTConfig, paper_config
+from maskedav.configs import ViTConfig, check_choice, paper_config
 from maskedav.masking import Mask, freq_mask, random_mask, time_freq_mask, time_mask
 from maskedav.nn import MAEDecoder, ViTEncoder
 
@@ -56,10 +56,9 @@ class AudioMAEConfig(MethodConfig):
     seed: int = 0
 
     def __post_init__(self):
-        if self.mask_type not in MASK_TYPES:
-            raise ValueError(f"mask_type must be one of {MASK_TYPES}")
-        if self.norm_pix not in NORM_PIX:
-            raise ValueError(f"norm_pix must be one of {NORM_PIX}")
+        super().__post_init__()
+        check_choice("AudioMAEConfig.mask_type", self.mask_type, MASK_TYPES)
+        check_choice("AudioMAEConfig.norm_pix", self.norm_pix, NORM_PIX)
         if self.decoder_mode != 0:
             raise NotImplementedError("decoder_mode=1 (Swin local-attention decoder) is not implemented; "
                                       "use decoder_mode=0 (global attention), see the module docstring")

@@ -81,7 +81,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from maskedav.configs import ViTConfig, paper_config
+from maskedav.configs import ViTConfig, check_choice, paper_config
 from maskedav.data.mfcc import MFCC
 from maskedav.masking import Mask, tube_mask
 from maskedav.nn import CrossAttentionBlock, MAEDecoder, ViTEncoder
@@ -139,16 +139,12 @@ class AVMaskEnhancerConfig(MethodConfig):
     xattn_mlp_ratio: float = 4.0
 
     def __post_init__(self):
-        if self.audio_alignment not in ("slot", "global"):
-            raise ValueError("audio_alignment must be 'slot' or 'global'")
-        if self.norm_pix not in (None, "per_channel", "per_patch"):
-            raise ValueError("norm_pix must be None, 'per_channel' or 'per_patch'")
-        if self.xattn_norm not in ("pre", "post"):
-            raise ValueError("xattn_norm must be 'pre' or 'post'")
-        if self.mask_type != "tube":
-            raise ValueError("AV-MaskEnhancer uses VideoMAE's tube masking (mask_type='tube')")
-        if not 0.0 <= self.mask_ratio < 1.0:
-            raise ValueError("mask_ratio must be in [0, 1)")
+        super().__post_init__()
+        name = type(self).__name__
+        check_choice(f"{name}.audio_alignment", self.audio_alignment, ("slot", "global"))
+        check_choice(f"{name}.norm_pix", self.norm_pix, (None, "per_channel", "per_patch"))
+        check_choice(f"{name}.xattn_norm", self.xattn_norm, ("pre", "post"))
+        check_choice(f"{name}.mask_type", self.mask_type, ("tube",))  # VideoMAE's tube masking
         if self.vit.modality != "video":
             raise ValueError("AV-MaskEnhancer needs a video ViTConfig")
         if len(self.audio_channels) != len(self.audio_blocks):

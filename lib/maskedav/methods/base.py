@@ -33,7 +33,7 @@ import matplotlib
 import torch
 from torch import nn
 
-from maskedav.configs import ViTConfig
+from maskedav.configs import ViTConfig, check_fraction
 from maskedav.losses import (masked_mse, patchify_image, patchify_video, unpatchify_image,
                              unpatchify_video)
 from maskedav.masking import Mask, mask_from_bool
@@ -56,7 +56,15 @@ _VIT_FIELDS = {f.name for f in dataclasses.fields(ViTConfig)}
 @dataclasses.dataclass(frozen=True)
 class MethodConfig:
     """Base of the methods' configs: ``replace(**changes)`` routes ViT geometry fields (``dim``,
-    ``decoder_depth``, ``decoder_dim`` …) into the nested :class:`~maskedav.configs.ViTConfig`(s)."""
+    ``decoder_depth``, ``decoder_dim`` …) into the nested :class:`~maskedav.configs.ViTConfig`(s).
+
+    Subclasses call ``super().__post_init__()`` first: every field named ``mask_ratio*`` must lie in
+    the open interval (0, 1) (:func:`maskedav.configs.check_fraction`)."""
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            if f.name.startswith("mask_ratio"):
+                check_fraction(f"{type(self).__name__}.{f.name}", getattr(self, f.name))
 
     def _vit_fields(self) -> tuple[str, ...]:
         return tuple(f.name for f in dataclasses.fields(self) if isinstance(getattr(self, f.name), ViTConfig))

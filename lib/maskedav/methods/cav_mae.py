@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from timm.layers import trunc_normal_
 
-from maskedav.configs import ViTConfig, paper_config
+from maskedav.configs import ViTConfig, check_choice, paper_config
 from maskedav.losses import info_nce, masked_mse
 from maskedav.masking import Mask, freq_mask, random_mask, time_freq_mask, time_mask, unshuffle
 from maskedav.nn import ViTEncoder, build_blocks, init_mae_weights
@@ -80,6 +80,7 @@ class CAVMAEConfig(MethodConfig):
     seed: int = 0
 
     def __post_init__(self):
+        super().__post_init__()
         a, v = self.audio, self.video
         if a.modality != "audio" or v.modality != "image":
             raise ValueError("CAV-MAE needs an audio ViTConfig and an image (frame) ViTConfig")
@@ -91,12 +92,10 @@ class CAVMAEConfig(MethodConfig):
             raise ValueError("CAV-MAE needs at least one joint block (joint_depth >= 1)")
         if a.cls_token or v.cls_token:
             raise ValueError("CAV-MAE has no cls token")
-        if self.audio_mask_type not in AUDIO_MASK_TYPES:
-            raise ValueError(f"audio_mask_type must be one of {AUDIO_MASK_TYPES}")
-        if self.norm_pix not in ("per_patch", None):
-            raise ValueError("norm_pix must be 'per_patch' or None")
-        if self.train_frame not in ("random", "middle"):
-            raise ValueError("train_frame must be 'random' or 'middle'")
+        name = type(self).__name__
+        check_choice(f"{name}.audio_mask_type", self.audio_mask_type, AUDIO_MASK_TYPES)
+        check_choice(f"{name}.norm_pix", self.norm_pix, ("per_patch", None))
+        check_choice(f"{name}.train_frame", self.train_frame, ("random", "middle"))
 
     @classmethod
     def from_profile(cls, profile, **changes) -> "CAVMAEConfig":

@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from maskedav.configs import ViTConfig
+from maskedav.configs import ViTConfig, check_choice
 from maskedav.losses import feature_regression, masked_mse, patchify_video
 from maskedav.masking import Mask, select_masked, tube_mask
 from maskedav.nn import MAEDecoder, ViTEncoder
@@ -267,8 +267,8 @@ class MVDConfig(MethodConfig):
     seed: int = 0
 
     def __post_init__(self):
-        if self.loss not in ("smooth_l1", "l2", "l1"):
-            raise ValueError(f"unknown loss {self.loss!r}")
+        super().__post_init__()
+        check_choice("MVDConfig.loss", self.loss, ("smooth_l1", "l2", "l1"))
         if self.vit.modality != "video":
             raise ValueError("the MVD student is a video ViT")
         if self.bootstrap and self.image_weight > 0:

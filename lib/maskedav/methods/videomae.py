@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from maskedav.configs import ViTConfig, paper_config
+from maskedav.configs import ViTConfig, check_choice, paper_config
 from maskedav.masking import Mask, frame_mask, random_mask, tube_mask
 from maskedav.nn import MAEDecoder, ViTEncoder
 
@@ -50,10 +50,9 @@ class VideoMAEConfig(MethodConfig):
     seed: int = 0
 
     def __post_init__(self):
-        if self.mask_type not in MASK_TYPES:
-            raise ValueError(f"mask_type must be one of {MASK_TYPES}")
-        if self.norm_pix not in NORM_PIX:
-            raise ValueError(f"norm_pix must be one of {NORM_PIX}")
+        super().__post_init__()
+        check_choice("VideoMAEConfig.mask_type", self.mask_type, MASK_TYPES)
+        check_choice("VideoMAEConfig.norm_pix", self.norm_pix, NORM_PIX)
         if self.vit.modality != "video":
             raise ValueError("VideoMAE needs a video ViTConfig")
 

@@ -139,6 +139,14 @@ def all_reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
     return all_reduce_sum(tensor) / get_world_size()
 
 
+def all_reduce_max(tensor: torch.Tensor) -> torch.Tensor:
+    """Element-wise maximum over ranks (a copy)."""
+    out = tensor.detach().clone()
+    if is_distributed():
+        dist.all_reduce(out, op=dist.ReduceOp.MAX)
+    return out
+
+
 def reduce_dict(values: dict) -> dict[str, float]:
     """Mean over ranks of a dict of scalars / 0-d tensors, as floats (one collective call)."""
     keys = list(values)

@@ -18,6 +18,17 @@ steps and at the end. When ``checkpoint_path`` exists ``train`` resumes from it;
 checkpoint makes ``train`` return at once (so re-running a notebook is cheap). The ``step`` in logs
 and checkpoints counts *completed* optimisation steps.
 
+Failing loudly and stopping cleanly:
+
+- A NaN or inf in the loss or any logged term raises :class:`FloatingPointError` naming the step
+  and the non-finite terms. Finiteness is tracked on the device (no sync per step) and checked
+  before every log row, evaluation and checkpoint, so a broken state is never written: the last good
+  checkpoint stays intact.
+- With a ``checkpoint_path``, SIGTERM (a pre-empted job) and SIGINT (Ctrl-C, a kernel interrupt)
+  do not stop the process mid-step: the loop writes a checkpoint at the next step boundary, then
+  raises ``SystemExit(128 + SIGTERM)`` or ``KeyboardInterrupt``; ``train`` with the same config
+  resumes exactly. Handlers are installed in the main thread only and restored on return.
+
 Under ``torchrun`` (see :mod:`maskedav.train.distributed`) the method is wrapped in DDP, every rank
 keeps its shard of the global batch, seeds are ``seed + rank``, logged values are averaged over
 ranks, and rank 0 writes logs and the checkpoint (other ranks write only their RNG states beside it).
@@ -29,6 +40,8 @@ import json
 import math
 import os
 import random
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -242,6 +255,92 @@ class MetricLog:
 
 
 # ----------------------------------------------------------------------------------------------
+# Guards: non-finite losses and stop signals
+
+
+class NonFiniteWatch:
+    """The first step at which a loss term was NaN or inf, kept on the device (no sync per step).
+
+    ``update(step, terms)`` after each step; ``check()`` raises :class:`FloatingPointError` naming
+    the first bad step and its non-finite terms, on every rank if any rank saw one (one collective).
+    """
+
+    def __init__(self):
+        self.step: torch.Tensor | None = None     # -1 while every term has been finite
+        self.values: dict[str, torch.Tensor] = {}  # the terms at the first bad step
+
+    def update(self, step: int, terms: dict) -> None:
+        vals = {k: torch.as_tensor(v).detach().float().reshape(()) for k, v in terms.items()}
+        if self.step is None:
+            self.step = torch.full((), -1, dtype=torch.float32, device=vals["loss"].device)
+        vec = torch.stack([v.to(self.step.device) for v in vals.values()])
+        first = (self.step < 0) & ~torch.isfinite(vec).all()
+        self.step = torch.where(first, float(step), self.step)
+        zero = torch.zeros((), device=self.step.device)
+        self.values = {k: torch.where(first, v, self.values.get(k, zero)) for k, v in zip(vals, vec)}
+
+    def check(self, context: str = "") -> None:
+        if self.step is None:
+            return
+        names = sorted(self.values)
+        row = torch.stack([self.step, *(self.values[k] for k in names)])[None]
+        rows = D.all_gather_cat(row).cpu()  # (world size, 1 + terms)
+        bad = [(int(r[0]), rank) for rank, r in enumerate(rows) if r[0] >= 0]
+        if not bad:
+            return
+        step, rank = min(bad)
+        values = dict(zip(names, rows[rank, 1:].tolist()))
+        broken = ", ".join(f"{k}={v}" for k, v in values.items() if not math.isfinite(v))
+        where = f" on rank {rank}" if D.get_world_size() > 1 else ""
+        raise FloatingPointError(f"non-finite loss at step {step}{where}: {broken}{context}")
+
+
+class StopSignals:
+    """While active, SIGTERM / SIGINT only set :attr:`signum`; the loop stops at a step boundary.
+
+    Installed only when ``enabled`` and in the main thread (``signal`` allows no other); the
+    previous handlers come back on exit.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.signum = 0
+        self._previous: dict = {}
+
+    def __enter__(self) -> "StopSignals":
+        if self.enabled:
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        self._previous.clear()
+
+    def _handle(self, signum, frame) -> None:
+        self.signum = signum
+
+    def requested(self, device) -> int:
+        """The signal any rank received (0: none); under torchrun one collective, so that every
+        rank stops at the same step."""
+        if not self.enabled:
+            return 0
+        if D.is_distributed():
+            return int(D.all_reduce_max(torch.tensor(float(self.signum), device=device)))
+        return self.signum
+
+    @staticmethod
+    def exit(signum: int):
+        """The exception a stopped run raises: ``KeyboardInterrupt`` for SIGINT, else SystemExit."""
+        if signum == signal.SIGINT:
+            return KeyboardInterrupt("SIGINT: stopped after writing a checkpoint")
+        return SystemExit(128 + signum)
+
+
+# ----------------------------------------------------------------------------------------------
 # The loop
 
 
@@ -344,44 +443,63 @@ def train(method: nn.Module, batches, cfg: TrainConfig, *, device=None, log_dir=
     method.train()
     bar = tqdm(total=cfg.steps, initial=start, desc=desc, disable=not (cfg.progress and main),
                leave=False)
-    for step in range(start, cfg.steps):
-        t0 = time.perf_counter()
-        lr = cosine_lr(step, cfg.lr, cfg.steps, cfg.warmup_steps, cfg.min_lr)
-        set_lr(optimizer, lr)
-        batch = to_device(D.shard_batch(batch_fn(step)), device)
-        with autocast(device, cfg.precision):
-            loss, logs = method(batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = (torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
-                     if cfg.clip_grad else None)
-        optimizer.step()
-        done = step + 1
+    watch, saved_at = NonFiniteWatch(), start if resumed_from is not None else None
 
-        row = None
-        if done % cfg.log_every == 0 or done == cfg.steps:
+    def check_finite():
+        last = (f"; the last checkpoint ({ckpt_path}, step {saved_at}) is intact"
+                if ckpt_path is not None and saved_at is not None else "")
+        watch.check(last)
+
+    def checkpoint(done):
+        nonlocal saved_at
+        check_finite()  # never overwrite a good checkpoint with a broken state
+        save_checkpoint(ckpt_path, model, optimizer, done, cfg)
+        saved_at = done
+
+    with StopSignals(enabled=ckpt_path is not None) as stop, bar:
+        for step in range(start, cfg.steps):
+            t0 = time.perf_counter()
+            lr = cosine_lr(step, cfg.lr, cfg.steps, cfg.warmup_steps, cfg.min_lr)
+            set_lr(optimizer, lr)
+            batch = to_device(D.shard_batch(batch_fn(step)), device)
+            with autocast(device, cfg.precision):
+                loss, logs = method(batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = (torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
+                         if cfg.clip_grad else None)
+            optimizer.step()
+            done = step + 1
             terms = {"loss": loss, **{k: v for k, v in logs.items() if k != "loss"}}
-            if grad_norm is not None:
-                terms["grad_norm"] = grad_norm
-            vec = torch.stack([torch.as_tensor(v, device=device).detach().float().reshape(())
-                               for v in terms.values()]).cpu()  # one device sync per log step
-            scalars = D.reduce_dict(dict(zip(terms, vec)))
-            if not math.isfinite(scalars["loss"]):
-                raise FloatingPointError(f"loss is {scalars['loss']} at step {done}")
-            row = {"step": done, "lr": lr, **{k: scalars[k] for k in terms},
-                   "step_time_s": time.perf_counter() - t0}
-            if main:
-                (train_log.write if train_log else history.append)(row)
-                bar.set_postfix(loss=f"{scalars['loss']:.4g}", refresh=False)
-        bar.update(1)
-        if cfg.eval_every and (done % cfg.eval_every == 0 or done == cfg.steps):
-            evaluate(done)
-        if ckpt_path is not None and ((cfg.checkpoint_every and done % cfg.checkpoint_every == 0)
-                                      or done == cfg.steps):
-            save_checkpoint(ckpt_path, model, optimizer, done, cfg)
-        if on_step is not None:
-            on_step(done, row)
-    bar.close()
+            watch.update(done, terms)
+
+            row = None
+            if done % cfg.log_every == 0 or done == cfg.steps:
+                if grad_norm is not None:
+                    terms["grad_norm"] = grad_norm
+                vec = torch.stack([torch.as_tensor(v, device=device).detach().float().reshape(())
+                                   for v in terms.values()]).cpu()  # one device sync per log step
+                check_finite()
+                scalars = D.reduce_dict(dict(zip(terms, vec)))
+                row = {"step": done, "lr": lr, **{k: scalars[k] for k in terms},
+                       "step_time_s": time.perf_counter() - t0}
+                if main:
+                    (train_log.write if train_log else history.append)(row)
+                    bar.set_postfix(loss=f"{scalars['loss']:.4g}", refresh=False)
+            bar.update(1)
+            if cfg.eval_every and (done % cfg.eval_every == 0 or done == cfg.steps):
+                check_finite()
+                evaluate(done)
+            if ckpt_path is not None and ((cfg.checkpoint_every and done % cfg.checkpoint_every == 0)
+                                          or done == cfg.steps):
+                checkpoint(done)
+            if on_step is not None:
+                on_step(done, row)
+            signum = stop.requested(device)
+            if signum:
+                if saved_at != done:
+                    checkpoint(done)
+                raise stop.exit(signum)
     return TrainResult(steps=cfg.steps, history=history, eval_history=eval_history,
                        resumed_from=resumed_from, checkpoint_path=str(ckpt_path) if ckpt_path else None,
                        log_dir=str(log_dir) if log_dir else None, precision=precision_used,

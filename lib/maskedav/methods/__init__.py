@@ -25,11 +25,12 @@ def method_classes() -> dict:
     """name -> (method class, config class) of every method, the baselines and the papers' (the
     papers' modules are imported here, on call: they import the baselines)."""
     from .av_maskenhancer import AVMaskEnhancer, AVMaskEnhancerConfig
+    from .crossvideomae import CrossVideoMAE, CrossVideoMAEConfig
     from .kdc_mae import KDCMAE, KDCMAEConfig
     from .mvd import MVD, MVDConfig
 
     return {**BASELINES, "mvd": (MVD, MVDConfig), "av_maskenhancer": (AVMaskEnhancer, AVMaskEnhancerConfig),
-            "kdc_mae": (KDCMAE, KDCMAEConfig)}
+            "kdc_mae": (KDCMAE, KDCMAEConfig), "crossvideomae": (CrossVideoMAE, CrossVideoMAEConfig)}
 
 
 __all__ = ["method_classes", 

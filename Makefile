@@ -51,9 +51,11 @@ status: install
 lab: install
 	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks
 
-# Re-pair every notebook after editing its .py (or its .ipynb in JupyterLab).
+# Re-pair every notebook after editing its .py (or its .ipynb in JupyterLab). The .ipynb twin carries
+# the kernelspec (JupyterLab opens the .py without asking); the .py header keeps only the maskedav
+# block, so the kernelspec never enters a cache key.
 sync: install
-	$(VENV)/bin/jupytext --sync notebooks/*/*.py
+	$(VENV)/bin/jupytext --sync --set-kernel python3 notebooks/*/*.py
 
 clean-book:
 	rm -rf book/_build book/_stage

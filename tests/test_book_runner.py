@@ -131,6 +131,12 @@ def test_run_isolation_cache_and_provenance(toy_book):
     assert out["mvd/after_broken"].status == "blocked"
     assert Path(out["mvd/broken"].output).exists()      # the executed copy is kept for debugging
     assert any("FAILED mvd/broken" in line and "executed copy" in line for line in logs)
+    # before: what will run; after: a summary by outcome, the artifacts written
+    assert "5 to run, 0 cached; no recorded run" in logs[0]
+    summary = "\n".join(logs[logs.index(next(x for x in logs if "done in" in x)):])
+    for line in ("run       3: ", "failed    1: mvd/broken", "blocked   1: mvd/after_broken",
+                 "artifacts written: toy 4"):
+        assert line in summary, (line, summary)
 
     prov = json.loads((results / "toy" / "a_student.json").read_text())
     for field in ("profile", "parameters", "seeds", "git", "cache_key", "device", "versions",
@@ -154,10 +160,12 @@ def test_run_isolation_cache_and_provenance(toy_book):
     from maskedav.checkpoints import checkpoint_path, load_checkpoint
     assert load_checkpoint("toy/teacher", profile="smoke")["state_dict"] == {"w": 1}
     checkpoint_path("toy/teacher", profile="smoke").unlink()
+    logs = []
     again = {r.notebook: r.status for r in run_book("smoke", results_dir=results, notebooks_dir=nbs,
-                                                    progress_bar=False, log=lambda *_: None,
+                                                    progress_bar=False, log=logs.append,
                                                     package_dir=lib, only=["data"])}
     assert again == {"data/z_teacher": "ok", "data/a_student": "cached"}
+    assert "1 to run, 1 cached; about " in logs[0] and "by the last recorded runs" in logs[0]
     # a library edit invalidates the cache
     (lib / "profiles.py").write_text((lib / "profiles.py").read_text() + "\n# edited\n")
     again = {r.notebook: r.status for r in run_book("smoke", results_dir=results, notebooks_dir=nbs,
@@ -174,6 +182,8 @@ def test_cli_exit_status_is_nonzero_on_failure(toy_book):
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "FAILED mvd/broken" in proc.stdout
+    for noise in ("without encryption", "KeyboardInterrupt"):    # quiet kernels
+        assert noise not in proc.stdout + proc.stderr
 
 
 def test_stage_shows_other_profile_trees_as_their_own_part(toy_book, tmp_path):

@@ -36,6 +36,17 @@ def test_pair_is_in_sync_and_ipynb_has_no_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_jupyterlab_opens_the_py_with_the_runners_kernel(path):
+    """The kernelspec lives in the .ipynb twin, which JupyterLab's jupytext reads with the .py (`make sync`
+    sets it); the .py header keeps only the maskedav block, so the kernelspec never enters a cache key."""
+    from maskedav.book.runner import KERNEL_NAME
+
+    kernelspec = json.loads(path.with_suffix(".ipynb").read_text())["metadata"].get("kernelspec", {})
+    assert kernelspec.get("name") == KERNEL_NAME, f"{path}: no kernelspec in its .ipynb twin: `make sync`"
+    assert "kernelspec" not in path.read_text()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_parameters_cell_defines_every_injected_parameter(path):
     nb = jupytext.read(path)
     cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]

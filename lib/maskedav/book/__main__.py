@@ -77,9 +77,7 @@ def _dispatch(args) -> int:
         only = [x for item in args.only for x in item.split(",") if x.strip()] if args.only else None
         results = run_book(args.profile, only, args.force, args.results_dir, args.notebooks_dir,
                            without_needs=args.without_needs)
-        bad = [r for r in results if r.status in ("failed", "blocked")]
-        print(f"{len(results) - len(bad)} notebook(s) ok or cached, {len(bad)} failed or blocked")
-        return 1 if bad else 0
+        return 1 if any(r.status in ("failed", "blocked") for r in results) else 0
     if args.cmd == "status":
         from ..trees import default_tree
         from .status import artifact_status

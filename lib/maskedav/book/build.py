@@ -1,8 +1,10 @@
 """Build the HTML book from what papermill executed (the book never executes anything).
 
-The sources in ``book/`` (``_config.yml``, hand-written pages) are staged together with the executed
-notebooks from ``<results>/notebooks/`` and a generated status page; ``_toc.yml`` is generated from
-the notebook registry, so a chapter appears once its notebooks have been executed.
+The sources in ``book/`` (``_config.yml``, the hand-written part of ``intro.md``) are staged together
+with the executed notebooks from ``<results>/notebooks/`` and pages generated from the results: the
+intro's account of what the build holds (chapters, profile, device, the manifest's artifacts), the
+status, profiles and claims pages (:mod:`maskedav.book.ledger`); ``_toc.yml`` is generated from the
+notebook registry, so a chapter appears once its notebooks have been executed.
 
 Every part of the table of contents names the results tree its pages come from: the main tree's
 chapters carry its profile (from the tree's ``PROFILE`` marker, :mod:`maskedav.trees`), and each
@@ -20,10 +22,9 @@ import yaml
 
 from ..paths import repo_root, results_root
 from ..trees import OTHER_PROFILES_DIR, display_path, tree_profile
+from .ledger import claims_page
 from .registry import CHAPTERS, discover, execution_order
 from .status import artifact_status
-
-BOOK_PAGES = ("intro.md",)
 
 
 def _trees_table(results: Path) -> str:
@@ -43,10 +44,9 @@ def _trees_table(results: Path) -> str:
     return pd.DataFrame(rows).to_markdown(index=False)
 
 
-def _status_page(results: Path, notebooks_dir) -> str:
+def _status_page(results: Path, rows: list[dict]) -> str:
     import pandas as pd
 
-    rows = artifact_status(results, notebooks_dir)
     df = pd.DataFrame(rows)[["paper", "id", "kind", "status", "profile", "what"]]
     counts = df.groupby(["paper", "status"]).size().unstack(fill_value=0)
     lines = ["# Where the book stands", "",
@@ -62,116 +62,126 @@ def _status_page(results: Path, notebooks_dir) -> str:
     return "\n".join(lines)
 
 
-def _claims_page(results: Path) -> str:
-    import pandas as pd
-
-    from ..claims import read_claims
-
-    lines = ["# Claims and verdicts", "",
-             "Each claim a paper draws from a table, tested on this book's data at the profile named "
-             "in its row. The verdict comes from the rule fixed in `maskedav.claims.verdict` before "
-             "the runs (one-sided Welch test at the stated alpha, at least 3 seeds per arm; "
-             "equivalence claims by TOST): *reproduced*, *contradicted* or *inconclusive*. The "
-             "paper's effect is the paper's number on its own dataset; the measured effect is on "
-             "SynthAV, so only directions are comparable.", ""]
-    df = read_claims(results)
-    if df is None or len(df) == 0:
-        lines.append("_No claim has been tested in this build yet._")
-        return "\n".join(lines) + "\n"
-    df = pd.DataFrame(df)
-    counts = df.groupby(["paper", "verdict"]).size().unstack(fill_value=0).reset_index()
-    lines += [counts.to_markdown(index=False), ""]
-    for paper, sub in df.groupby("paper"):
-        lines += [f"## {paper}", "", sub.drop(columns=["paper"]).to_markdown(index=False), ""]
-    return "\n".join(lines)
-
-
 def _profiles_page() -> str:
+    """One column per profile (a narrow table: nothing cut off); the `paper` profile reads your
+    dataset from disk, so its sizes are the dataset's."""
     import pandas as pd
 
     from ..profiles import PROFILES
 
-    rows = []
-    for p in PROFILES.values():
-        rows.append({"profile": p.name, "device": p.device, "seeds": p.seeds, "data": p.dataset,
-                     "clip": f"{p.data.frames}x{p.data.image_size}^2 @ {p.data.fps:g} fps",
-                     "clips (pretrain/train/test)": f"{p.data.n_pretrain}/{p.data.n_train}/{p.data.n_test}",
-                     "ViT (dim x depth, patch)": f"{p.model.dim}x{p.model.depth}, {p.model.patch_size}",
-                     "steps x batch": f"{p.train.steps}x{p.train.batch_size}",
-                     "precision": p.train.precision, "what it is for": p.description})
+    def sizes(p):
+        on_disk = "your dataset on disk"
+        return {"what it is for": p.description, "device": p.device, "seeds": p.seeds,
+                "data": on_disk if p.dataset == "disk" else p.dataset,
+                "clip": f"{p.data.frames}x{p.data.image_size}² @ {p.data.fps:g} fps",
+                "clips (pretrain / train / test)": on_disk if p.data.n_pretrain == 0 else
+                f"{p.data.n_pretrain:,} / {p.data.n_train:,} / {p.data.n_test:,}",
+                "ViT (dim x depth, patch)": f"{p.model.dim}x{p.model.depth}, {p.model.patch_size}",
+                "steps x batch": f"the paper's schedule, batch {p.train.batch_size}" if p.train.steps == 0
+                else f"{p.train.steps:,} x {p.train.batch_size}",
+                "precision": p.train.precision}
+
+    table = pd.DataFrame({p.name: sizes(p) for p in PROFILES.values()})
     return "\n".join([
         "# Profiles", "",
-        "The same notebooks run at four named profiles, defined in one table in "
+        f"The same notebooks run at {len(PROFILES)} named profiles, defined in one table in "
         "`maskedav.profiles` (this page is generated from it). Only the sizes change, never the code.",
-        "", pd.DataFrame(rows).to_markdown(index=False), "",
+        "", table.rename_axis("").reset_index().to_markdown(index=False), "",
         "Every measured table and figure records the profile, data and device that produced it "
         "in its provenance file `results/<paper>/<id>.json`.", ""])
 
 
-# ``<results>/profiles/<profile>/`` (``OTHER_PROFILES_DIR``) holds complete results trees of runs at
-# other profiles than the main one (e.g. ``gpu`` on a lent H100: ``scripts/gpu_book.sh``); the book
-# shows them as parts of their own.
+def describe_device(device: dict | None) -> str:
+    """A run record's device in words: the GPU, else the CPU and its cores."""
+    device = device or {}
+    if device.get("gpu"):
+        return device["gpu"]
+    cores = f", {device['cpu_count']} cores" if device.get("cpu_count") else ""
+    return f"{device.get('cpu') or '?'}{cores}"
 
 
-def _stage_other_profiles(results: Path, notebooks: dict, stage_dir: Path) -> list[dict]:
-    """Stage the executed notebooks of every ``<results>/profiles/<name>/`` tree (runs that ended ok)
-    and return one TOC part per tree, captioned with the profile (its marker) and the device of its runs."""
-    parts = []
-    root = results / OTHER_PROFILES_DIR
-    for tree in sorted(root.iterdir()) if root.exists() else []:
-        if not tree.is_dir():
+def _stage_tree(tree: Path, prefix: str, notebooks: dict, stage_dir: Path) -> tuple[dict, set]:
+    """Stage the notebooks of one results tree whose runs ended ok, under ``stage_dir/prefix``;
+    return ``({folder: [toc files]}, {devices})``. A failed run is not published."""
+    chapters: dict[str, list[str]] = {}
+    devices: set[str] = set()
+    for nb in execution_order(notebooks):
+        src = tree / "notebooks" / f"{nb.id}.ipynb"
+        rec = tree / "notebooks" / f"{nb.id}.run.json"
+        if not (src.exists() and rec.exists()):
             continue
-        files, devices = [], set()
-        for nb in execution_order(notebooks):
-            src = tree / "notebooks" / f"{nb.id}.ipynb"
-            rec = tree / "notebooks" / f"{nb.id}.run.json"
-            if not (src.exists() and rec.exists()):
-                continue
-            run = json.loads(rec.read_text())
-            if run.get("status") != "ok":
-                continue
-            devices.add((run.get("device") or {}).get("gpu") or (run.get("device") or {}).get("cpu") or "?")
-            dst = stage_dir / OTHER_PROFILES_DIR / tree.name / "notebooks" / f"{nb.id}.ipynb"
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-            files.append(f"{OTHER_PROFILES_DIR}/{tree.name}/notebooks/{nb.id}")
-        if files:
-            prof = tree_profile(tree) or tree.name
-            parts.append({"caption": f"Runs at the {prof} profile ({', '.join(sorted(devices))}; "
-                                     f"{display_path(tree)}/)",
-                          "chapters": [{"file": f} for f in files]})
-    return parts
+        run = json.loads(rec.read_text())
+        if run.get("status") != "ok":
+            continue
+        devices.add(describe_device(run.get("device")))
+        dst = stage_dir / prefix / "notebooks" / f"{nb.id}.ipynb"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
+        chapters.setdefault(nb.folder, []).append(f"{prefix}notebooks/{nb.id}")
+    return chapters, devices
+
+
+def _chapter_order(folder: str) -> int:
+    return list(CHAPTERS).index(folder) if folder in CHAPTERS else len(CHAPTERS)
+
+
+def _intro_page(intro: str, parts: list[dict], status_rows: list[dict]) -> str:
+    """``book/intro.md`` followed by what this build holds, generated from the results: the chapters
+    with their profile and device, the chapters not written yet, and the manifest's artifacts."""
+    import pandas as pd
+
+    df = pd.DataFrame(status_rows)
+    n = df.status.value_counts()
+    have = {folder for p in parts for folder in p.get("folders", ())}
+    rows = [{"part of the book": p["caption"], "notebooks": len(p["chapters"]), "profile": p["profile"],
+             "device": p["device"]} for p in parts if p.get("folders")]
+    lines = [intro.rstrip(), "", "## What this build holds", "",
+             "Generated from the results trees when the book was built.", "",
+             pd.DataFrame(rows).to_markdown(index=False) if rows else "_No notebook has been run yet._", "",
+             f"**{n.get('present', 0) + n.get('stale', 0)} of the manifest's {len(df)} tables and figures** "
+             f"are in the main results tree: {n.get('present', 0)} from the current sources, "
+             f"{n.get('stale', 0)} stale (a notebook or the library changed since they were run); "
+             f"{n.get('missing', 0)} are not produced yet. {{doc}}`status` lists each one."]
+    missing = [title for folder, (_, title) in CHAPTERS.items() if folder not in have]
+    if missing:
+        lines += ["", "Not in this build yet (no executed notebooks): " + "; ".join(missing) + "."]
+    return "\n".join(lines) + "\n"
 
 
 def stage(results_dir=None, stage_dir: Path | None = None, notebooks_dir=None) -> Path:
-    """Copy book sources and executed notebooks into ``stage_dir`` and write ``_toc.yml``."""
+    """Copy book sources and executed notebooks into ``stage_dir``, generate the intro's account of
+    the build, the status, profiles and claims pages, and write ``_toc.yml``.
+
+    The main tree's chapters are captioned with its profile; every ``<results>/profiles/<name>/``
+    tree (e.g. ``gpu`` on a lent H100: ``scripts/gpu_book.sh``) is a part of its own."""
     root = repo_root()
     results = results_root(results_dir)
     stage_dir = Path(stage_dir or root / "book" / "_stage")
     if stage_dir.exists():
         shutil.rmtree(stage_dir)
     stage_dir.mkdir(parents=True)
-    book_src = root / "book"
-    for name in ("_config.yml", *BOOK_PAGES):
-        shutil.copy2(book_src / name, stage_dir / name)
-    (stage_dir / "status.md").write_text(_status_page(results, notebooks_dir))
-    (stage_dir / "profiles.md").write_text(_profiles_page())
-    (stage_dir / "claims.md").write_text(_claims_page(results))
-
+    shutil.copy2(root / "book" / "_config.yml", stage_dir / "_config.yml")
     notebooks = discover(Path(notebooks_dir) if notebooks_dir else None)
-    chapters: dict[str, list[str]] = {}
-    for nb in execution_order(notebooks):
-        src = results / "notebooks" / f"{nb.id}.ipynb"
-        rec = results / "notebooks" / f"{nb.id}.run.json"
-        if not src.exists():
-            continue
-        ok = rec.exists() and json.loads(rec.read_text()).get("status") == "ok"
-        dst = stage_dir / "notebooks" / f"{nb.id}.ipynb"
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, dst)
-        if not ok:
-            continue  # a failed run's copy is kept for debugging but not published
-        chapters.setdefault(nb.folder, []).append(f"notebooks/{nb.id}")
+
+    main_profile = tree_profile(results)
+    suffix = f" ({main_profile} profile)" if main_profile else ""
+    parts = [{"caption": "About this book", "chapters": [{"file": "profiles"}, {"file": "status"},
+                                                          {"file": "claims"}]}]
+    chapters, devices = _stage_tree(results, "", notebooks, stage_dir)
+    for folder, files in sorted(chapters.items(), key=lambda kv: _chapter_order(kv[0])):
+        parts.append({"caption": CHAPTERS.get(folder, (folder, folder))[1] + suffix, "folders": [folder],
+                      "profile": main_profile or "unknown", "device": ", ".join(sorted(devices)),
+                      "chapters": [{"file": f} for f in files]})
+    root_other = results / OTHER_PROFILES_DIR
+    for tree in sorted(p for p in root_other.iterdir() if p.is_dir()) if root_other.exists() else []:
+        other, devices = _stage_tree(tree, f"{OTHER_PROFILES_DIR}/{tree.name}/", notebooks, stage_dir)
+        if other:
+            prof = tree_profile(tree) or tree.name
+            parts.append({"caption": f"Runs at the {prof} profile ({', '.join(sorted(devices))}; "
+                                     f"{display_path(tree)}/)", "profile": prof, "folders": list(other),
+                          "device": ", ".join(sorted(devices)),
+                          "chapters": [{"file": f} for _, files in sorted(
+                              other.items(), key=lambda kv: _chapter_order(kv[0])) for f in files]})
     # figures the notebooks wrote, so that pages may link them
     for sub in results.iterdir() if results.exists() else []:
         if sub.is_dir() and sub.name not in ("notebooks", OTHER_PROFILES_DIR):
@@ -180,16 +190,14 @@ def stage(results_dir=None, stage_dir: Path | None = None, notebooks_dir=None) -
     if (results / "claims.csv").exists():
         shutil.copy2(results / "claims.csv", stage_dir / "results" / "claims.csv")
 
-    parts = [{"caption": "About this book", "chapters": [{"file": "profiles"}, {"file": "status"},
-                                                          {"file": "claims"}]}]
-    main_profile = tree_profile(results)
-    suffix = f" ({main_profile} profile)" if main_profile else ""
-    for folder, files in sorted(chapters.items(), key=lambda kv: list(CHAPTERS).index(kv[0])
-                                if kv[0] in CHAPTERS else 99):
-        parts.append({"caption": CHAPTERS.get(folder, (folder, folder))[1] + suffix,
-                      "chapters": [{"file": f} for f in files]})
-    parts += _stage_other_profiles(results, notebooks, stage_dir)
-    toc = {"format": "jb-book", "root": "intro", "parts": parts}
+    rows = artifact_status(results, notebooks_dir)
+    pages = {"intro": _intro_page((root / "book" / "intro.md").read_text(), parts, rows),
+             "status": _status_page(results, rows), "profiles": _profiles_page(),
+             "claims": claims_page(results, stage_dir)}
+    for name, text in pages.items():
+        (stage_dir / f"{name}.md").write_text(text)
+    toc_parts = [{k: v for k, v in p.items() if k in ("caption", "chapters")} for p in parts]
+    toc = {"format": "jb-book", "root": "intro", "parts": toc_parts}
     (stage_dir / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     return stage_dir
 

@@ -36,6 +36,10 @@ from ..trees import atomic_write_text, check_tree, claim_tree, default_tree, dis
 from .registry import Notebook, cache_key, discover, execution_order, select
 
 KERNEL_NAME = "python3"
+# The kernel's own log (ipykernel's "Kernel is running over TCP without encryption" at start and the
+# "KeyboardInterrupt caught in kernel" of its shutdown) is noise in a runner's output: errors in a
+# notebook reach the runner as cell errors, a dead kernel as an exception.
+KERNEL_ARGUMENTS = ("--log-level=CRITICAL",)
 # What the runner injects into every notebook's papermill parameters cell (a test checks that
 # each notebook defines them: papermill itself only warns about unknown parameters).
 INJECTED_PARAMETERS = ("profile", "results_dir")
@@ -104,6 +108,7 @@ def _execute(nb: Notebook, output: Path, parameters: dict, timeout: int | None,
                 str(src), str(output), parameters=parameters, kernel_name=KERNEL_NAME,
                 cwd=str(nb.path.parent), execution_timeout=timeout, progress_bar=progress_bar,
                 log_output=False, request_save_on_cell_execute=True,
+                extra_arguments=list(KERNEL_ARGUMENTS),
             )
     finally:
         for k, v in saved.items():
@@ -144,15 +149,64 @@ def run_book(profile: str | None = None, only: list[str] | None = None, force: b
         return _run(prof, notebooks, order, results, force, progress_bar, log, package_dir, without_needs)
 
 
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def estimate(results: Path, order: list[Notebook], keys: dict[str, str], force: bool) -> str:
+    """One line before a run: how many notebooks will run and for about how long, from the duration
+    of each one's last recorded run in this tree; how many are cached."""
+    todo = [nb for nb in order if force or not is_cached(results, nb, keys[nb.id])]
+    known = [rec["duration_s"] for nb in todo if (rec := read_record(results, nb)) and rec.get("duration_s")]
+    unknown = len(todo) - len(known)
+    line = f"{len(todo)} to run, {len(order) - len(todo)} cached"
+    if known:
+        line += f"; about {_minutes(sum(known))} by the last recorded runs"
+        line += f" of {len(known)} of them" if unknown else ""
+    elif todo:
+        line += "; no recorded run to estimate the duration from"
+    return line
+
+
+def summary(results: Path, outcomes: list[RunResult], profile: str, started: float) -> list[str]:
+    """The lines that end a run: notebooks by outcome with their times, the artifacts written by the
+    run (provenance files newer than its start) and the claims of this profile by paper and verdict."""
+    from ..claims import VERDICTS, read_claims
+
+    lines = [f"maskedav.book: done in {_minutes(time.time() - started)}"]
+    for status in ("ok", "cached", "failed", "blocked"):
+        runs = [r for r in outcomes if r.status == status]
+        if runs:
+            times = ", ".join(f"{r.notebook} {_minutes(r.duration_s)}" if r.duration_s else r.notebook
+                              for r in runs)
+            lines.append(f"  {'run' if status == 'ok' else status:<8}{len(runs):>3}: {times}")
+    written: dict[str, int] = {}
+    for prov in results.glob("*/*.json"):
+        if prov.parent.name != "notebooks" and prov.stat().st_mtime >= started:
+            written[prov.parent.name] = written.get(prov.parent.name, 0) + 1
+    lines.append("  artifacts written: " + (", ".join(f"{k} {v}" for k, v in sorted(written.items()))
+                                            or "none"))
+    claims = read_claims(results)
+    claims = claims[claims.profile == profile]
+    for paper, sub in claims.groupby("paper"):
+        counts = sub.verdict.value_counts()
+        lines.append(f"  claims {paper}: " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS if v in counts))
+    return lines
+
+
 def _run(prof, notebooks, order, results: Path, force: bool, progress_bar: bool, log,
          package_dir: Path | None, without_needs: bool) -> list[RunResult]:
     memo: dict[str, str] = {}
     outcomes: dict[str, RunResult] = {}
-    log(f"maskedav.book: profile {prof.name}, {len(order)} notebook(s), results in {display_path(results)}")
+    run_started = time.time()
+    parameters = dict(zip(INJECTED_PARAMETERS, (prof.name, display_results_dir(results))))
+    keys = {nb.id: cache_key(nb, notebooks, prof.name, parameters, _memo=memo,
+                             **({"package_dir": Path(package_dir)} if package_dir else {}))
+            for nb in order}
+    log(f"maskedav.book: profile {prof.name}, {len(order)} notebook(s), results in {display_path(results)}: "
+        f"{estimate(results, order, keys, force)}")
     for nb in order:
-        parameters = dict(zip(INJECTED_PARAMETERS, (prof.name, display_results_dir(results))))
-        key = cache_key(nb, notebooks, prof.name, parameters, _memo=memo,
-                        **({"package_dir": Path(package_dir)} if package_dir else {}))
+        key = keys[nb.id]
         out = executed_path(results, nb)
         bad = [d for d in nb.needs if outcomes.get(d) and outcomes[d].status in ("failed", "blocked")]
         if bad:
@@ -191,4 +245,6 @@ def _run(prof, notebooks, order, results: Path, force: bool, progress_bar: bool,
     for r in failed:
         first = (r.error or "").splitlines()[0] if r.error else ""
         log(f"FAILED {r.notebook}: {first}\n       executed copy: {r.output}")
+    for line in summary(results, list(outcomes.values()), prof.name, run_started):
+        log(line)
     return list(outcomes.values())

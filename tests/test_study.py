@@ -126,3 +126,20 @@ def test_study_pretrain_is_cached_by_content_key(tmp_path, monkeypatch):
     assert VideoMAEConfig.from_profile(P).norm_pix is None          # small profiles: raw-pixel target
     assert VideoMAEConfig.from_profile(get_profile("paper")).norm_pix == "per_channel"
     D.clear()
+
+
+def test_fbank_stats_do_not_depend_on_the_thread_count():
+    from maskedav.study.data import fbank_stats
+
+    x = torch.randn(512, 98, 64, generator=torch.Generator().manual_seed(0)) * 3 - 4
+    before = torch.get_num_threads()
+    try:
+        out = []
+        for t in (1, 2):
+            torch.set_num_threads(t)
+            out.append(fbank_stats(x))
+    finally:
+        torch.set_num_threads(before)
+    assert out[0] == out[1]
+    m = x.double().mean().item()
+    assert out[0][0] == float(torch.tensor(m, dtype=torch.float32))

@@ -143,8 +143,12 @@ def split_mfcc(cfg, split: str) -> torch.Tensor:
 
 
 def fbank_stats(fbank: torch.Tensor) -> tuple[float, float]:
-    """Dataset mean and std of fbank values (AudioMAE's / CAV-MAE's ``norm_stats`` for SynthAV)."""
-    return float(fbank.mean()), float(fbank.std())
+    """Dataset mean and std of fbank values (AudioMAE's / CAV-MAE's ``norm_stats`` for SynthAV),
+    accumulated in float64 and rounded to float32: a float32 reduction depends on the thread count
+    (1 vs 2 threads differ in the last bit), and these values are part of the configs' cache keys."""
+    f = fbank.double()
+    return (float(torch.tensor(f.mean().item(), dtype=torch.float32)),
+            float(torch.tensor(f.std().item(), dtype=torch.float32)))
 
 
 def load_frames(cfg, start: int, count: int) -> dict:

@@ -28,7 +28,6 @@ adds the few-label fine-tune of the core models. Claims use the probe on ``motio
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -40,7 +39,10 @@ import pandas as pd
 import torch
 
 from maskedav.methods.crossvideomae import CrossVideoMAE, CrossVideoMAEConfig
-from maskedav.study import RANDOM_INIT, Arm, Claim, Run, Study
+from maskedav.study import RANDOM_INIT, Arm, Claim, Study
+from maskedav.study.chapter import ArmRuns, budget_overrides, cell, with_rep
+from maskedav.study.chapter import curve, timing_table  # noqa: F401  (the notebooks' ch.curve, ch.timing_table)
+from maskedav.study.chapter import mean_sd as study_mean_sd
 
 PAPER = "crossvideomae"      # results folder and claims' paper name
 CHAPTER = "crossvideomae"    # checkpoint folder
@@ -132,12 +134,6 @@ FINETUNE_ARMS = ("control", "cvm")
 # ========================================================================================= arms
 def budget_steps(P) -> int:
     return max(int(round(P.train.steps * BUDGET_FRACTION)), 2)
-
-
-def _train_overrides(P, steps: int) -> tuple:
-    """The profile's warm-up fraction at ``steps`` and a held-out evaluation every tenth of the run."""
-    warm = max(1, int(round(P.train.warmup_steps * steps / P.train.steps)))
-    return (("eval_every", max(steps // 10, 1)), ("warmup_steps", warm))
 
 
 def depth_arm(P, depth: int) -> str:
@@ -241,7 +237,7 @@ def arm(P, name: str, seeds: Sequence[int] | None = None) -> Arm:
     steps = int(round(budget_steps(P) * v.steps_factor))
     sb = Study(P, "baselines")
     return Arm(name, v.method, cfg, keys=("video",), steps=steps, rep=rep, label=v.label,
-               seeds=None if seeds is None else tuple(seeds), train_overrides=_train_overrides(P, steps),
+               seeds=None if seeds is None else tuple(seeds), train_overrides=budget_overrides(P, steps),
                factory=partial(build_model, profile=P.name, method=v.method, refs=used),
                key_extra=tuple(r.identity(sb) for r in used))
 
@@ -259,23 +255,10 @@ def plan(P) -> "OrderedDict[str, Arm]":
 
 
 @dataclass
-class ChapterRuns:
-    """The chapter's study, its arms and runs (seed order) by arm name, and the start checkpoints' runs."""
+class ChapterRuns(ArmRuns):
+    """:class:`~maskedav.study.chapter.ArmRuns` plus the start checkpoints' runs."""
 
-    P: object
-    study: Study
-    arms: dict = field(default_factory=dict)
-    runs: dict = field(default_factory=dict)
     starts: dict = field(default_factory=dict)
-
-    def seeds(self, name: str) -> list[int]:
-        return [r.seed for r in self.runs[name]]
-
-    def label(self, name: str) -> str:
-        return self.arms[name].label
-
-    def model(self, name: str, seed_index: int = 0):
-        return self.runs[name][seed_index].model()
 
 
 def pretrain(study: Study) -> ChapterRuns:
@@ -339,26 +322,7 @@ def budget_prose(P) -> str:
             f"{total.eval_cpu_s:,.0f} CPU s of evaluation: {total.label.split('; ')[1]}.")
 
 
-def timing_table(runs: ChapterRuns) -> pd.DataFrame:
-    """Measured pre-training time per arm (a cached run reports the time it took when it was trained)."""
-    rows = []
-    for name, rs in runs.runs.items():
-        steps = runs.arms[name].steps
-        t = np.array([r.train_s for r in rs], float)
-        rows.append(dict(arm=name, seeds=len(rs), steps=steps, s_per_run=float(t.mean()),
-                         s_per_step=float(t.mean()) / steps, total_s=float(t.sum()),
-                         trained_now=sum(not r.cached for r in rs)))
-    return pd.DataFrame(rows)
-
-
 # =================================================================================== evaluation
-def as_rep(run: Run, rep: str) -> Run:
-    """``run`` read through representation ``rep`` (its arm renamed ``<arm>@<rep>``)."""
-    a = run.arm
-    arm_ = dataclasses.replace(a, name=f"{a.name}@{rep}", rep=rep, label=f"{a.label} [{rep} encoder]")
-    return dataclasses.replace(run, arm=arm_)
-
-
 def baseline_frames(runs: ChapterRuns) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The baselines chapter's (cached) evaluations of the start checkpoints: VideoMAE and MAE, with
     their random-init rows, exactly as the baselines chapter computed them."""
@@ -386,7 +350,7 @@ def evaluate(runs: ChapterRuns) -> pd.DataFrame:
     vm, mae = baseline_frames(runs)
     S = runs.study
     video = [r for name in runs.runs for r in runs.runs[name]]
-    image = [as_rep(r, "image") for name in runs.runs if VARIANTS[name].image_rep for r in runs.runs[name]]
+    image = [with_rep(r, "image", f"{r.arm.label} [image encoder]") for name in runs.runs if VARIANTS[name].image_rep for r in runs.runs[name]]
     frames = [S.evaluate(video, TASKS, PROTOCOLS, random_init=False)]
     if image:
         frames.append(S.evaluate(image, (IMAGE_TASK,), PROTOCOLS, random_init=False))
@@ -425,15 +389,8 @@ def ceilings(P) -> pd.DataFrame:
 
 
 def mean_sd(frame: pd.DataFrame, arm_: str, task: str, protocol: str = CLAIM_PROTOCOL) -> tuple[float, float, int]:
-    g = frame[(frame.arm == arm_) & (frame.task == task) & (frame.protocol == protocol) & (frame.init == "pretrained")]
-    x = g.accuracy.to_numpy(float)
-    return (float(x.mean()) if len(x) else math.nan, float(x.std(ddof=1)) if len(x) > 1 else math.nan, len(x))
-
-
-def _cell(m: float, s: float, n: int) -> str:
-    if n == 0 or math.isnan(m):
-        return "not run"
-    return f"{m:.1f}" + ("" if math.isnan(s) else f" ± {s:.1f}") + f" ({n})"
+    """:func:`maskedav.study.chapter.mean_sd` on the claims' protocol by default."""
+    return study_mean_sd(frame, arm_, task, protocol)
 
 
 @torch.no_grad()
@@ -471,7 +428,7 @@ _SRC = "CrossVideoMAE (arXiv 2502.07811), {}"
 
 
 def _sel(frame, arm_, task, protocol=CLAIM_PROTOCOL) -> str:
-    return _cell(*mean_sd(frame, arm_, task, protocol))
+    return cell(*mean_sd(frame, arm_, task, protocol))
 
 
 def _book_cols(frame, runs: ChapterRuns, name: str | None, image: bool, reason: str = "") -> dict:
@@ -767,7 +724,7 @@ def retrieval_table(r1: pd.DataFrame, runs: ChapterRuns) -> pd.DataFrame:
              "source": "this book (1-NN, cosine)"}
         for task, c in cols.items():
             x = r1[(r1.arm == name) & (r1.task == task)].r1.to_numpy(float)
-            r[c] = _cell(x.mean() if len(x) else math.nan, x.std(ddof=1) if len(x) > 1 else math.nan, len(x))
+            r[c] = cell(x.mean() if len(x) else math.nan, x.std(ddof=1) if len(x) > 1 else math.nan, len(x))
         book.append(r)
     return pd.concat([t, pd.DataFrame(book)], ignore_index=True)
 
@@ -960,18 +917,6 @@ def decide_claims(frame: pd.DataFrame, runs: ChapterRuns):
     have = set(frame.arm)
     cs = [c for c in claims(runs.P) if c.a in have and c.b in have]
     return cs, decide(frame, cs, gate(frame))
-
-
-def curve(runs: ChapterRuns, name: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and sd over seeds of logged term ``key`` of the held-out evaluations of arm ``name``."""
-    hs = [[(e["step"], e[key]) for e in r.eval_history if key in e] for r in runs.runs.get(name, [])]
-    hs = [h for h in hs if h]
-    if not hs:
-        return np.array([]), np.array([]), np.array([])
-    n = min(len(h) for h in hs)
-    steps = np.array([s for s, _ in hs[0][:n]])
-    vals = np.array([[v for _, v in h[:n]] for h in hs])
-    return steps, vals.mean(0), vals.std(0)
 
 
 def token_budget(P) -> pd.DataFrame:

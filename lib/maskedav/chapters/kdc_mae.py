@@ -29,10 +29,9 @@ metric is per clip, so the claims rule pairs them by seed with the test set's st
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -40,7 +39,9 @@ import pandas as pd
 import torch
 
 from maskedav.methods.kdc_mae import KDCMAE, KDCMAEConfig, coverage, expected_coverage
-from maskedav.study import RANDOM_INIT, Arm, Claim, Run, Study
+from maskedav.study import RANDOM_INIT, Arm, Claim, Study
+from maskedav.study.chapter import ArmRuns, budget_overrides, cell, mean_sd, with_rep
+from maskedav.study.chapter import curve, timing_table  # noqa: F401  (the notebooks' ch.curve, ch.timing_table)
 
 PAPER = "kdc-mae"          # results folder and claims' paper name
 CHAPTER = "kdc_mae"        # checkpoint folder
@@ -129,12 +130,6 @@ def budget_steps(P) -> int:
     return max(int(round(P.train.steps * BUDGET_FRACTION)), 2)
 
 
-def _train_overrides(P, steps: int) -> tuple:
-    """The profile's warm-up fraction at ``steps`` and a held-out evaluation every tenth of the run."""
-    warm = max(1, int(round(P.train.warmup_steps * steps / P.train.steps)))
-    return (("eval_every", max(steps // 10, 1)), ("warmup_steps", warm))
-
-
 def arm(P, name: str, base, seeds: Sequence[int] | None = None) -> Arm:
     """The arm of variant ``name`` on the CAV-MAE config ``base``: trained on fbank + video, all arms
     sharing one random init per seed (``init_id``)."""
@@ -142,7 +137,7 @@ def arm(P, name: str, base, seeds: Sequence[int] | None = None) -> Arm:
     cfg = base.replace(**v.switches) if v.method == "cav_mae" else KDCMAEConfig.from_cavmae(base, **v.switches)
     steps = int(round(budget_steps(P) * v.steps_factor))
     return Arm(name, v.method, cfg, keys=("fbank", "video"), steps=steps, label=v.label, init_id="cavmae",
-               seeds=None if seeds is None else tuple(seeds), train_overrides=_train_overrides(P, steps))
+               seeds=None if seeds is None else tuple(seeds), train_overrides=budget_overrides(P, steps))
 
 
 def plan(P, base) -> "OrderedDict[str, Arm]":
@@ -157,32 +152,13 @@ def plan(P, base) -> "OrderedDict[str, Arm]":
     return OrderedDict((n, out[n]) for n in order)
 
 
-@dataclass
-class ChapterRuns:
-    """The chapter's study, its arms and runs (seed order) by arm name."""
-
-    P: object
-    study: Study
-    arms: dict = field(default_factory=dict)
-    runs: dict = field(default_factory=dict)
-
-    def seeds(self, name: str) -> list[int]:
-        return [r.seed for r in self.runs[name]]
-
-    def label(self, name: str) -> str:
-        return self.arms[name].label
-
-    def model(self, name: str, seed_index: int = 0):
-        return self.runs[name][seed_index].model()
-
-
-def pretrain(study: Study) -> ChapterRuns:
+def pretrain(study: Study) -> ArmRuns:
     """Train (or read from the cache) every arm of :func:`plan` on the study's executor workers."""
     P = study.P
     base = base_config(P, Study(P, "baselines"))
     arms = plan(P, base)
     runs = study.pretrain(list(arms.values()), P.seed_list)
-    out = ChapterRuns(P, study, dict(arms))
+    out = ArmRuns(P, study, dict(arms))
     for name in arms:
         out.runs[name] = [r for r in runs if r.arm.name == name]
     return out
@@ -226,34 +202,13 @@ def budget_prose(P) -> str:
             f"{total.eval_cpu_s:,.0f} CPU s of evaluation: {total.label.split('; ')[1]}.")
 
 
-def timing_table(runs: ChapterRuns) -> pd.DataFrame:
-    """Measured pre-training time per arm (a cached run reports the time it took when it was trained)."""
-    rows = []
-    for name, rs in runs.runs.items():
-        steps = runs.arms[name].steps
-        t = np.array([r.train_s for r in rs], float)
-        rows.append(dict(arm=name, seeds=len(rs), steps=steps, s_per_run=float(t.mean()),
-                         s_per_step=float(t.mean()) / steps, total_s=float(t.sum()),
-                         trained_now=sum(not r.cached for r in rs)))
-    return pd.DataFrame(rows)
-
-
 # =================================================================================== evaluation
-def as_rep(run: Run, rep: str) -> Run:
-    """``run`` read through representation ``rep`` (its arm renamed ``<arm>@<rep>``, so that the
-    study's caches and the tidy frame keep the representations apart)."""
-    a = run.arm
-    arm = dataclasses.replace(a, name=f"{a.name}@{rep}", rep=rep, label=f"{a.label} [{COLUMNS[rep]}]",
-                              init_id=f"{a.init_id}@{rep}" if a.init_id else None)
-    return dataclasses.replace(run, arm=arm)
-
-
-def evaluate(runs: ChapterRuns) -> pd.DataFrame:
+def evaluate(runs: ArmRuns) -> pd.DataFrame:
     """The tidy frame: every run through every representation of :data:`REPS` on its tasks by
     :data:`PROTOCOLS`, with the shared random-init reference; columns ``base`` (the arm) and ``rep``."""
     frames = []
     for rep, tasks in REPS.items():
-        rs = [as_rep(r, rep) for name in runs.runs for r in runs.runs[name]]
+        rs = [with_rep(r, rep, f"{r.arm.label} [{COLUMNS[rep]}]") for name in runs.runs for r in runs.runs[name]]
         f = runs.study.evaluate(rs, tasks, PROTOCOLS)
         f["rep"] = rep
         frames.append(f)
@@ -262,23 +217,16 @@ def evaluate(runs: ChapterRuns) -> pd.DataFrame:
     return frame
 
 
+def mean_sd_(frame: pd.DataFrame, arm: str, task: str, protocol: str = CLAIM_PROTOCOL):
+    """:func:`maskedav.study.chapter.mean_sd` on the claims' protocol by default."""
+    return mean_sd(frame, arm, task, protocol)
+
+
 def ceilings(P) -> pd.DataFrame:
     """The supervised ceilings of the tasks used (the baselines chapter's cached ones)."""
     from maskedav.chapters import baselines
 
     return baselines.ceilings(P, ("sound", "appearance", "av_event"))
-
-
-def mean_sd(frame: pd.DataFrame, arm: str, task: str, protocol: str = CLAIM_PROTOCOL) -> tuple[float, float, int]:
-    g = frame[(frame.arm == arm) & (frame.task == task) & (frame.protocol == protocol) & (frame.init == "pretrained")]
-    x = g.accuracy.to_numpy(float)
-    return (float(x.mean()) if len(x) else math.nan, float(x.std(ddof=1)) if len(x) > 1 else math.nan, len(x))
-
-
-def _cell(m: float, s: float, n: int) -> str:
-    if n == 0 or math.isnan(m):
-        return "not run"
-    return f"{m:.1f}" + ("" if math.isnan(s) else f" ± {s:.1f}") + f" ({n})"
 
 
 # =================================================================================== paper tables
@@ -338,7 +286,7 @@ TABLE_ARMS = {
 NOT_IMPLEMENTED = {"Adaptive Masking [2]": "not implemented: the paper gives no algorithm (spec §3.4, low priority)"}
 
 
-def ablation_table(frame: pd.DataFrame, runs: ChapterRuns, table: str) -> pd.DataFrame:
+def ablation_table(frame: pd.DataFrame, runs: ArmRuns, table: str) -> pd.DataFrame:
     """Tables 1-4: per paper row, the paper's six columns beside this book's A / V / AV probe accuracy
     on SynthAV ``sound`` (mean ± sd (seeds)); rows the book adds are marked."""
     paper = {r["row"]: r for r in PAPER_TABLES[table]}
@@ -350,19 +298,19 @@ def ablation_table(frame: pd.DataFrame, runs: ChapterRuns, table: str) -> pd.Dat
             if name is None or name not in runs.runs:
                 out[f"SynthAV {col}"] = NOT_IMPLEMENTED.get(row) or f"not run at {runs.P.name}: {SKIPPED_AT_CPU.get(name, '')}"
             else:
-                out[f"SynthAV {col}"] = _cell(*mean_sd(frame, f"{name}@{rep}", TASK))
+                out[f"SynthAV {col}"] = cell(*mean_sd_(frame, f"{name}@{rep}", TASK))
         out["arm"] = name or ""
         rows.append(out)
     return pd.DataFrame(rows)
 
 
-def table5(frame: pd.DataFrame, runs: ChapterRuns) -> pd.DataFrame:
+def table5(frame: pd.DataFrame, runs: ArmRuns) -> pd.DataFrame:
     """Table 5 on SynthAV: per task and input, CAV-MAE and the two dual-mask models (probe, mean ± sd)."""
     rows = []
     for rep, tasks in REPS.items():
         for task in tasks:
             rows.append({"task (input)": f"{task} ({COLUMNS[rep]})",
-                         **{lab: _cell(*mean_sd(frame, f"{name}@{rep}", task)) for lab, name in
+                         **{lab: cell(*mean_sd_(frame, f"{name}@{rep}", task)) for lab, name in
                             (("CAV-MAE", "cavmae"), ("Dual Mask With Overlap", "kdc_overlap"),
                              ("Dual Mask Without Overlap", "kdc"))}})
     paper = pd.DataFrame(PAPER_TABLE5, columns=["dataset (input)", "paper CAV-MAE", "paper With Overlap",
@@ -370,7 +318,7 @@ def table5(frame: pd.DataFrame, runs: ChapterRuns) -> pd.DataFrame:
     return pd.DataFrame(rows), paper
 
 
-def table7(frame: pd.DataFrame, runs: ChapterRuns) -> pd.DataFrame:
+def table7(frame: pd.DataFrame, runs: ArmRuns) -> pd.DataFrame:
     """Table 7: audio masking strategies (time / frequency / TF / uniform), AV probe on ``sound``."""
     rows = []
     for model, prefix in (("CAV-MAE", "cavmae"), ("With Overlap", "kdc_overlap"), ("No Overlap", "kdc")):
@@ -378,7 +326,7 @@ def table7(frame: pd.DataFrame, runs: ChapterRuns) -> pd.DataFrame:
         for i, (m, col) in enumerate((("time", "Time"), ("freq", "Frequency"), ("tf", "TF"), ("", "Uniform"))):
             name = f"{prefix}_{m}" if m else prefix
             out[f"paper {col}"] = PAPER_TABLE7[model][i]
-            out[f"SynthAV {col}"] = (_cell(*mean_sd(frame, f"{name}@joint", TASK)) if name in runs.runs
+            out[f"SynthAV {col}"] = (cell(*mean_sd_(frame, f"{name}@joint", TASK)) if name in runs.runs
                                      else f"not run at {runs.P.name}")
         rows.append(out)
     return pd.DataFrame(rows)
@@ -450,7 +398,7 @@ def reference_mse(data: dict, model, masks) -> dict:
     return out
 
 
-def table6_frame(runs: ChapterRuns, names: Sequence[str] = ("cavmae", "cavmae_2x", "kdc", "kdc_overlap")) -> pd.DataFrame:
+def table6_frame(runs: ArmRuns, names: Sequence[str] = ("cavmae", "cavmae_2x", "kdc", "kdc_overlap")) -> pd.DataFrame:
     """Table 6's per-clip metrics for ``names`` (every seed) and their shared random init, as tidy rows."""
     data = table6_data(runs.study)
     first = runs.arms[names[0]].build(runs.P.seed_list[0]).eval()
@@ -494,7 +442,7 @@ def table6(frame6: pd.DataFrame) -> pd.DataFrame:
 def claims() -> list[Claim]:
     """The paper's claims as comparisons on this book's data, fixed before the runs (spec §10.3):
     the probe on ``sound`` through the representation of the paper's column; Table 6 by its metrics."""
-    av, v, a = f"@joint", f"@video", f"@audio"
+    av, v = "@joint", "@video"
     P = CLAIM_PROTOCOL
     return [
         Claim("E1", "table1", "KDC-MAE beats CAV-MAE with audio-visual input", "VGG AV +0.34, AS-20k AV +1.42",
@@ -536,7 +484,7 @@ def claim_frame(frame: pd.DataFrame, frame6: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([frame, frame6], ignore_index=True)
 
 
-def decide_claims(frame: pd.DataFrame, runs: ChapterRuns):
+def decide_claims(frame: pd.DataFrame, runs: ArmRuns):
     """Verdicts of the claims whose arms ran at this profile (the study layer's rule: paired by seed,
     test-set floor, untestable when an arm fails the learning gate); the others are listed as not run."""
     from maskedav.study import decide, gate
@@ -598,26 +546,14 @@ def eps_floor_share(p: torch.Tensor, q: torch.Tensor) -> float:
     return float((floor.sum() / total.sum()).clamp(max=1.0))
 
 
-def curve(runs: ChapterRuns, name: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and sd over seeds of logged term ``key`` of the held-out evaluations of arm ``name``."""
-    hs = [[(e["step"], e[key]) for e in r.eval_history if key in e] for r in runs.runs[name]]
-    hs = [h for h in hs if h]
-    if not hs:
-        return np.array([]), np.array([]), np.array([])
-    n = min(len(h) for h in hs)
-    steps = np.array([s for s, _ in hs[0][:n]])
-    vals = np.array([[v for _, v in h[:n]] for h in hs])
-    return steps, vals.mean(0), vals.std(0)
-
-
-def exposure_table(frame: pd.DataFrame, runs: ChapterRuns, base) -> pd.DataFrame:
+def exposure_table(frame: pd.DataFrame, runs: ArmRuns, base) -> pd.DataFrame:
     """Spec §10.4.7: AV probe accuracy on ``sound`` against the union of visible tokens per step."""
     rows = []
     for name, n, comp in (("cavmae", 1, True), ("kdc_overlap", 2, False), ("kdc", 2, True),
                           ("kdc3_overlap", 3, False), ("kdc3", 3, True)):
         if name not in runs.runs:
             continue
-        m, s, k = mean_sd(frame, f"{name}@joint", TASK)
+        m, s, k = mean_sd_(frame, f"{name}@joint", TASK)
         rows.append(dict(arm=name, label=runs.label(name), streams=n,
                          coverage_video=expected_coverage(base.mask_ratio_v, n, comp),
                          coverage_audio=expected_coverage(base.mask_ratio_a, n, comp), accuracy=m, sd=s, seeds=k))

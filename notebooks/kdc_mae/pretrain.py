@@ -72,7 +72,15 @@ format_table(plan.drop(columns=["label"]), {"s_per_step": "{:.3f}", "pretrain_cp
 
 # %%
 runs = ch.pretrain(study)
+
+# %% [markdown]
+# Every run is then evaluated through the three passes (cached by content key), and Table 6's per-clip metrics
+# are computed for the core arms and their random init.
+
+# %%
 frame = ch.evaluate(runs)
+
+# %%
 frame6 = ch.table6_frame(runs)
 cf = ch.claim_frame(frame, frame6)
 

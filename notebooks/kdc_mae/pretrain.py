@@ -151,8 +151,10 @@ display(Markdown(
     f"At initialisation the KD loss between complementary streams is {comp.kd_raw:.4f} against {ind.kd_raw:.4f} for "
     f"independent ones — " + ("larger, as expected: they share no token. " if comp.kd_raw > ind.kd_raw else
                               "**not** larger than for overlapping streams, against the spec's expectation. ")
-    + f"{comp.eps_share:.0%} of it comes from the two ε-floored entries: Eq. 5 with its ε is dominated by where "
-      "each stream's embedding is smallest, and its gradient there is large (log(q/ε) ≈ 28)."))
+    + f"{comp.eps_share:.0%} of it comes from the two ε-floored entries (two of {P.model.dim}): "
+    + ("Eq. 5 with its ε is dominated by where each stream's embedding is smallest"
+       if comp.eps_share > 0.5 else "a large share for two entries out of the embedding's width")
+    + ", and the gradient there is large (log(q/ε) ≈ 28)."))
 
 # %% [markdown]
 # **During training.** The held-out KD loss should fall when it is trained (λ_kd = 10) and stay higher when

@@ -18,22 +18,13 @@ Every draw uses ``model.generator`` and puts its state back afterwards.
 """
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 import torch
+from maskedav.generators import kept_generator
 
 __all__ = ["fig1_panel", "fig1_figure", "gallery_figure", "image_reconstruction_figure", "architecture_trace",
            "fig2_figure", "pick_clips"]
-
-
-@contextlib.contextmanager
-def _kept_generator(model):
-    state = model.generator.get_state()
-    try:
-        yield
-    finally:
-        model.generator.set_state(state)
 
 
 def _up(maps: torch.Tensor, size) -> np.ndarray:
@@ -48,7 +39,7 @@ def _up(maps: torch.Tensor, size) -> np.ndarray:
 def fig1_panel(model, batch: dict, index: int = 0) -> dict:
     """The six rows of Fig. 1 for clip ``index`` of ``batch`` as arrays ``(T, H, W, 3)`` / ``(T, H, W)``."""
     one = {"video": batch["video"][index:index + 1]}
-    with _kept_generator(model), torch.no_grad():
+    with kept_generator(model), torch.no_grad():
         model.eval()
         rec = model.reconstruct(one)
         self_att = model.self_attention_map(one)[0]
@@ -142,7 +133,7 @@ def image_reconstruction_figure(model, images: torch.Tensor, count: int = 8):
     prediction with the visible patches pasted back), through the image encoder and the loaded MAE decoder."""
     import matplotlib.pyplot as plt
 
-    with _kept_generator(model), torch.no_grad():
+    with kept_generator(model), torch.no_grad():
         model.eval()
         rec = model.reconstruct_image({"image": images[:count]})
     rows = (("original", rec["input"]), ("masked", rec["masked_input"]), ("reconstruction", rec["pasted"]))
@@ -199,7 +190,7 @@ def architecture_trace(model, batch) -> list[dict]:
 
     parts = _parts(model)
     view = _Diagram(model, parts)
-    with _kept_generator(model):
+    with kept_generator(model):
         was = model.training
         model.train()
         try:
@@ -219,7 +210,7 @@ def fig2_figure(model, batch):
 
     viz.set_style()
     trace = architecture_trace(model, batch)
-    with _kept_generator(model), torch.no_grad():
+    with kept_generator(model), torch.no_grad():
         _, logs = model(batch)
     c = model.config
     losses = {k: float(v) for k, v in logs.items() if k.startswith("loss_")}

@@ -18,11 +18,11 @@ changes what a later training step or figure sees.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
 import torch
+from maskedav.generators import kept_generator
 
 __all__ = ["MODULE_GROUPS", "STREAM_COLOURS", "architecture_trace", "fig1_figure", "token_labels",
            "mask_figure", "gradient_routing", "routing_figure", "inpainting_figure"]
@@ -34,26 +34,6 @@ MODULE_GROUPS = ("audio encoder", "video encoder", "joint encoder", "decoder")
 STREAM_COLOURS = ("#4C72B0", "#DD8452", "#55A868", "#8172B3", "#DA8BC3")
 OVERLAP_COLOUR = "#C44E52"
 MASKED_COLOUR = "#202020"
-
-
-@contextlib.contextmanager
-def _kept_generator(model):
-    """Run a block that draws from ``model.generator`` and put the generator's state back."""
-    state = model.generator.get_state()
-    try:
-        yield
-    finally:
-        model.generator.set_state(state)
-
-
-@contextlib.contextmanager
-def _eval(model):
-    was = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was)
 
 
 # ------------------------------------------------------------------------------------------ Fig. 1
@@ -112,7 +92,7 @@ def architecture_trace(model, batch) -> list[dict]:
     hooks = [module.register_forward_hook(lambda m, a, o, label=label: counts.__setitem__(label, counts[label] + 1))
              for label, (module, _) in parts.items()]
     try:
-        with _eval(model), _kept_generator(model):
+        with model._eval_mode(), kept_generator(model):
             trace = viz.trace_modules(view, batch, depth=1)
     finally:
         for h in hooks:
@@ -206,7 +186,7 @@ def mask_figure(model, batch, index: int = 0):
     frame = model.frame(batch).detach().cpu()
     fbank = model.fbank(batch).detach().cpu()
     B = frame.shape[0]
-    with _kept_generator(model):
+    with kept_generator(model):
         masks = model.stream_masks(B)
     S = len(masks)
     lab_a = token_labels([ma for ma, _ in masks])[index:index + 1]
@@ -281,11 +261,11 @@ def gradient_routing(model, batch, masks=None, weighted: bool = True):
     saved = {p: p.grad for p in params}
     rows, values = {}, {}
     try:
-        with _eval(model), torch.enable_grad():
+        with model._eval_mode(), torch.enable_grad():
             fbank, frame = model.fbank(batch), model.frame(batch)
             xa, xv = model.audio_space.model_input(fbank), model.video_space.model_input(frame)
             if masks is None:
-                with _kept_generator(model):
+                with kept_generator(model):
                     masks = model.stream_masks(xa.shape[0], xa.device)
             streams = [model.stream_losses(xa, xv, fbank, frame, ma, mv) for ma, mv in masks]
             terms = {"reconstruction": sum(s["recon_a"] + s["recon_v"] for s in streams),

@@ -10,6 +10,18 @@ os.environ["MASKEDAV_CACHE"] = tempfile.mkdtemp(prefix="maskedav-test-cache-")
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module's tiny models (a second OpenMP thread only spins on a busy
+    2-core machine); the previous count is restored after the module."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="session")
 def repo_root():
     from maskedav.paths import repo_root

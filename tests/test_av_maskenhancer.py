@@ -17,13 +17,7 @@ from maskedav.methods.videomae import VideoMAE
 B = 4
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny models: a second OpenMP thread only spins on a busy 2-core machine
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _cfg(**changes) -> AVMaskEnhancerConfig:

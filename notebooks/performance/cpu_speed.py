@@ -25,6 +25,8 @@ profile = "cpu"
 results_dir = None
 
 # %%
+import logging
+
 from IPython.display import Markdown, display
 
 from maskedav import perf
@@ -33,6 +35,7 @@ from maskedav.study import format_table
 
 rec = Recorder("performance", profile=profile, results_dir=results_dir, parameters=dict(profile=profile),
                device="cpu", dataset="random inputs at the profile's sizes")
+logging.getLogger("torch._dynamo").setLevel(logging.ERROR)   # graph-break notices are compile-time log noise
 smoke = profile == "smoke"               # the test suite's run: the code path only, no compilation
 settings = {k: v for k, v in perf.CPU_SETTINGS.items() if not (smoke and v[1])}
 table = perf.cpu_speed(profile, steps=2 if smoke else 30, warmup=1 if smoke else 3, settings=settings)

@@ -130,13 +130,25 @@ def test_token_budget(cpu):
     assert 0 < t.loc[("video", 0.95), "p_slice_empty"] < 1
 
 
-def test_unrelated_arm_supplies_images(smoke):
-    cfg = CrossVideoMAEConfig.from_profile(smoke, image_source="unrelated")
-    bank = torch.rand(5, 3, 32, 32)
-    m = ch.UnrelatedImageCVM(cfg, bank=bank)
-    loss, logs = m({"video": torch.rand(2, 3, smoke.data.frames, 32, 32)})
+def test_unrelated_arm_reads_the_unrelated_image_set(smoke):
+    """Supp Tab. 13's arm: the study layer feeds SynthAV's unrelated images as ``batch["image"]``,
+    drawn apart from the clips; the other arms have no unpaired data (their run keys are unchanged)."""
+    from maskedav.data.synthav import generate_images
+    from maskedav.study import Study
+
+    assert ch.arm(smoke, "cvm").unpaired == ()
+    a = ch.arm(smoke, "unrelated")
+    assert a.unpaired == (("image", "unrelated"),)
+    S = Study(smoke, "crossvideomae-test")
+    data = S.pretrain_data(a)
+    assert data["image"].shape[0] == min(smoke.data.n_pretrain, S.synthav.n_images)
+    assert torch.equal(data["image"][:3], generate_images(S.synthav, "unrelated", range(3))["image"])
+    held = S.heldout_data(a, n=8)
+    assert set(held) == {"video", "image"} and len(held["image"]) == len(held["video"]) == 8
+    assert S.run_key(a, 0) != S.run_key(ch.arm(smoke, "cvm"), 0)
+    m = CrossVideoMAE(a.config)
+    loss, _ = m({"video": held["video"][:2], "image": held["image"][:2]})
     assert torch.isfinite(loss)
-    assert "image_bank" not in m.state_dict()
 
 
 def test_partial_video_load_keeps_encoder_and_shared_decoder(smoke):

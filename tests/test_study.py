@@ -46,6 +46,25 @@ def test_batch_fn_is_deterministic_in_the_step():
     assert len(set(epoch0.tolist())) == 8                  # a permutation within the epoch
 
 
+def test_batch_fn_draws_unpaired_keys_apart_from_the_clips():
+    data = {"video": torch.arange(12.0)[:, None], "label": torch.arange(12), "image": torch.arange(100, 105)}
+    plain = batch_fn(data, 4, ["video", "label"], seed=3)
+    f1 = batch_fn(data, 4, ["video", "label", "image"], seed=3, unpaired=["image"])
+    f2 = batch_fn(data, 4, ["video", "label", "image"], seed=3, unpaired=["image"])
+    for step in range(6):
+        b = f1(step)
+        assert torch.equal(b["label"], plain(step)["label"])      # the clips' order is unchanged
+        assert torch.equal(b["image"], f2(step)["image"])         # deterministic in the step (exact resume)
+        assert len(b["image"]) == 4 and set(b["image"].tolist()) <= set(range(100, 105))
+    # the images a clip meets change from epoch to epoch: no fixed clip-image pairing to memorise
+    per_clip = {}
+    for step in range(60):
+        b = f1(step)
+        for c, i in zip(b["label"].tolist(), b["image"].tolist()):
+            per_clip.setdefault(c, set()).add(i)
+    assert all(len(v) > 1 for v in per_clip.values())
+
+
 def test_shift_flip_identity_and_shapes():
     x = torch.rand(3, 3, 4, 8, 8)
     g = torch.Generator().manual_seed(0)

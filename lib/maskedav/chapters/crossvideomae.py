@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import partial
 from typing import Sequence
 
 import numpy as np
@@ -162,37 +162,6 @@ def start_refs(P):
     return {"image": TeacherRef("image", a["mae"], "baselines"), "video": TeacherRef("video", a["videomae"], "baselines")}
 
 
-@lru_cache(maxsize=4)
-def unrelated_images(profile: str) -> torch.Tensor:
-    """SynthAV's ``unrelated`` image set at ``profile`` (as many images as pre-training clips, at most
-    the set's size): static objects on another background distribution, never part of a clip."""
-    from maskedav.data.synthav import generate_images
-    from maskedav.profiles import get_profile
-    from maskedav.study.data import synthav_config
-
-    P = get_profile(profile)
-    cfg = synthav_config(P)
-    n = min(cfg.n_images, P.data.n_pretrain)
-    return torch.cat([generate_images(cfg, "unrelated", range(a, min(a + 256, n)))["image"] for a in range(0, n, 256)])
-
-
-class UnrelatedImageCVM(CrossVideoMAE):
-    """CrossVideoMAE whose image branch sees images of SynthAV's unrelated set (Supp Tab. 13): a batch
-    without ``"image"`` gets one image per clip drawn (from ``self.generator``) from :attr:`image_bank`
-    (a non-persistent buffer: the set is regenerated, not saved)."""
-
-    def __init__(self, config, image_mae=None, video_mae=None, bank: torch.Tensor | None = None):
-        super().__init__(config, image_mae, video_mae)
-        self.register_buffer("image_bank", torch.zeros(0) if bank is None else bank, persistent=False)
-
-    def forward_parts(self, batch, masks=None):
-        if isinstance(batch, dict) and "image" not in batch:
-            B = batch["video"].shape[0]
-            idx = torch.randint(len(self.image_bank), (B,), generator=self.generator)
-            batch = {**batch, "image": self.image_bank[idx.to(self.image_bank.device)]}
-        return super().forward_parts(batch, masks)
-
-
 def _load_video(model: CrossVideoMAE, video) -> None:
     """The baselines' VideoMAE into the video branch: strict when the decoder depth matches; else the
     encoder strictly and every decoder tensor of the same name and shape (the extra blocks fresh)."""
@@ -217,10 +186,7 @@ def build_model(config, seed: int, *, profile: str, method: str, refs: tuple = (
         m = method_class("videomae")(config)
         m.load_state_dict(loaded["video"].state_dict())
         return m
-    if config.image_source == "unrelated":
-        m = UnrelatedImageCVM(config, image_mae=loaded["image"], bank=unrelated_images(profile))
-    else:
-        m = CrossVideoMAE(config, image_mae=loaded["image"])
+    m = CrossVideoMAE(config, image_mae=loaded["image"])
     _load_video(m, loaded["video"])
     return m
 
@@ -236,7 +202,10 @@ def arm(P, name: str, seeds: Sequence[int] | None = None) -> Arm:
         cfg, used, rep = CrossVideoMAEConfig.from_profile(P, **v.switches), (refs["video"], refs["image"]), "video"
     steps = int(round(budget_steps(P) * v.steps_factor))
     sb = Study(P, "baselines")
-    return Arm(name, v.method, cfg, keys=("video",), steps=steps, rep=rep, label=v.label,
+    # Supp Tab. 13: the image branch reads SynthAV's unrelated image set, one image per clip and step
+    # drawn by the study layer's batches independently of the clip.
+    unpaired = (("image", "unrelated"),) if getattr(cfg, "image_source", "frames") == "unrelated" else ()
+    return Arm(name, v.method, cfg, keys=("video",), steps=steps, rep=rep, label=v.label, unpaired=unpaired,
                seeds=None if seeds is None else tuple(seeds), train_overrides=budget_overrides(P, steps),
                factory=partial(build_model, profile=P.name, method=v.method, refs=used),
                key_extra=tuple(r.identity(sb) for r in used))

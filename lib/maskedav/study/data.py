@@ -20,7 +20,7 @@ import torch
 
 from ..paths import cache_root
 
-__all__ = ["synthav_config", "load_split", "clean_config", "load_frames", "fbank_frames", "batch_fn", "chunks",
+__all__ = ["synthav_config", "load_split", "clean_config", "load_frames", "load_images", "fbank_frames", "batch_fn", "chunks",
            "loaded", "preload", "clear", "chance", "fbank_stats", "split_fbank", "split_mfcc"]
 
 _DATA: dict = {}       # (cfg, split) -> split dict;  (cfg, split, "fbank", mel bins) -> tensor
@@ -151,18 +151,23 @@ def fbank_stats(fbank: torch.Tensor) -> tuple[float, float]:
             float(torch.tensor(f.std().item(), dtype=torch.float32)))
 
 
-def load_frames(cfg, start: int, count: int) -> dict:
-    """SynthAV's single-image set ``"frames"``: images ``start .. start + count - 1`` as
-    ``image (N, 3, H, W)`` and ``labels["appearance"]`` (memoised)."""
+def load_images(cfg, kind: str, start: int, count: int) -> dict:
+    """SynthAV's single-image set ``kind`` (``"frames"`` or ``"unrelated"``): images ``start .. start +
+    count - 1`` as ``image (N, 3, H, W)`` and ``labels["appearance"]`` (memoised)."""
     from ..data.synthav import generate_images
 
-    key = (cfg, "frames", start, count)
+    key = (cfg, kind, start, count)
     if key not in _DATA:
-        parts = [generate_images(cfg, "frames", range(a, min(a + 256, start + count)))
+        parts = [generate_images(cfg, kind, range(a, min(a + 256, start + count)))
                  for a in range(start, start + count, 256)]
         _DATA[key] = dict(image=torch.cat([p["image"] for p in parts]),
                           labels=dict(appearance=torch.cat([p["labels"]["appearance"] for p in parts])))
     return _DATA[key]
+
+
+def load_frames(cfg, start: int, count: int) -> dict:
+    """SynthAV's single-image set ``"frames"`` (:func:`load_images`)."""
+    return load_images(cfg, "frames", start, count)
 
 
 def chance(labels: torch.Tensor) -> float:
@@ -184,12 +189,15 @@ def clear() -> None:
     _DATA.clear()
 
 
-def batch_fn(data: dict, batch_size: int, keys, seed: int = 0, *, device=None, augment=None):
+def batch_fn(data: dict, batch_size: int, keys, seed: int = 0, *, device=None, augment=None, unpaired=()):
     """``batch_fn(step)``: batch ``step`` of epochs over ``data`` (tensors under ``keys``; ``"label"``
     may be one of them), each epoch a permutation drawn from ``(seed, epoch)`` — deterministic in the
-    step (the engine's contract). ``augment(batch, generator) -> batch`` is applied per batch with a
-    generator seeded by ``(seed, step)``."""
-    n = len(data[keys[0]])
+    step (the engine's contract). Keys in ``unpaired`` (e.g. an image set unrelated to the clips) are
+    not indexed with the clips: each batch draws its own items of them, uniformly with replacement from
+    ``(seed, step)``. ``augment(batch, generator) -> batch`` is applied per batch with a generator
+    seeded by ``(seed, step)``."""
+    paired = [k for k in keys if k not in unpaired]
+    n = len(data[paired[0]])
     per_epoch = max(n // batch_size, 1)
     perms: dict[int, torch.Tensor] = {}
 
@@ -199,7 +207,11 @@ def batch_fn(data: dict, batch_size: int, keys, seed: int = 0, *, device=None, a
             perms.clear()
             perms[epoch] = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
         idx = perms[epoch][k * batch_size:(k + 1) * batch_size]
-        batch = {key: data[key][idx] for key in keys}
+        batch = {key: data[key][idx] for key in paired}
+        if unpaired:
+            g = torch.Generator().manual_seed(seed * 104_729 + step)
+            for key in unpaired:
+                batch[key] = data[key][torch.randint(len(data[key]), (len(idx),), generator=g)]
         if augment is not None:
             batch = augment(batch, torch.Generator().manual_seed(seed * 7_919 + step))
         return batch if device is None else {k: v.to(device) for k, v in batch.items()}

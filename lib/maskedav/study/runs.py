@@ -63,6 +63,8 @@ class Arm:
     #                                    (before training) from the same inputs: their random-init
     #                                    evaluation is computed once per seed and shared
     train_overrides: tuple = ()        # ``(("warmup_steps", 38), ...)``: TrainConfig fields of this arm
+    unpaired: tuple = ()               # ``(("image", "unrelated"), ...)``: batch key <- a SynthAV image set
+    #                                    unrelated to the clips, drawn per batch independently of them
 
     def seed_list(self, seeds: Sequence[int]) -> list[int]:
         """The seeds this arm trains: its own :attr:`seeds` when set, else ``seeds``."""
@@ -171,14 +173,27 @@ class Study:
     def pretrain_data(self, arm: Arm) -> dict:
         if arm.data == "frames":
             return D.load_frames(self.synthav, 0, self.P.data.n_pretrain)
-        return self.split("pretrain", arm.keys)
+        return {**self.split("pretrain", arm.keys), **self._unpaired(arm, self.P.data.n_pretrain)}
 
     def heldout_data(self, arm: Arm, n: int = 256) -> dict:
+        """The first ``n`` held-out (validation) inputs of the arm's keys; an unpaired set's first
+        ``n`` items are paired with them in order (fixed, so the held-out losses are comparable)."""
         if arm.data == "frames":
             d = D.load_frames(self.synthav, self.P.data.n_pretrain, min(n, self.P.data.n_val))
         else:
-            d = self.split("val", arm.keys)
-        return {k: d[k][:n] for k in arm.keys}
+            d = {**self.split("val", arm.keys), **self._unpaired(arm, n)}
+        n = min(n, len(d[arm.keys[0]]))
+        return {k: d[k][:n] for k in self.batch_keys(arm)}
+
+    def _unpaired(self, arm: Arm, n: int) -> dict:
+        """``{batch key: images}`` of the arm's unpaired image sets (at most ``n`` images each)."""
+        return {key: D.load_images(self.synthav, kind, 0, min(n, self.synthav.n_images))["image"]
+                for key, kind in arm.unpaired}
+
+    @staticmethod
+    def batch_keys(arm: Arm) -> list[str]:
+        """The keys of a pre-training batch: the clips' inputs, then the unpaired sets' keys."""
+        return list(arm.keys) + [key for key, _ in arm.unpaired]
 
     def eval_data(self, keys) -> EvalData:
         from ..data.synthav import TASKS, num_classes
@@ -202,6 +217,8 @@ class Study:
                  self.synthav.to_dict(), self.P.train.__dict__, seed, arm.key_extra]
         if arm.train_overrides:
             parts.append(sorted(arm.train_overrides))
+        if arm.unpaired:
+            parts.append(["unpaired", list(arm.unpaired)])
         return _digest(parts)
 
     def checkpoint_name(self, arm: Arm) -> str:
@@ -338,7 +355,7 @@ def _pretrain_job(study: dict, arm: Arm, seed: int, force: bool = False) -> Run:
         if cached is not None:
             return cached
     method = arm.build(seed).to(S.device)
-    keys = list(arm.keys)
+    keys = S.batch_keys(arm)
     data = S.pretrain_data(arm)
     held = D.chunks(S.heldout_data(arm), keys, S.P.train.batch_size)
     cfg = TrainConfig.from_profile(S.P.train, seed=seed, progress=False,
@@ -349,7 +366,8 @@ def _pretrain_job(study: dict, arm: Arm, seed: int, force: bool = False) -> Run:
         extra = method.cached_inputs(data, device=S.device, store=S.input_store("pretrain"))
         if extra:
             data, keys = {**data, **extra}, keys + [k for k in extra if k not in keys]
-    res = train(method, D.batch_fn(data, S.P.train.batch_size, keys, seed), cfg, device=S.device,
+    res = train(method, D.batch_fn(data, S.P.train.batch_size, keys, seed,
+                                   unpaired=[key for key, _ in arm.unpaired]), cfg, device=S.device,
                 eval_fn=_heldout_eval_fn(held, keys), desc=f"{arm.name} s{seed}")
     train_s = time.perf_counter() - t
     history = [{k: v for k, v in r.items()} for r in res.history]

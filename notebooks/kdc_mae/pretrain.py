@@ -43,6 +43,7 @@ from IPython.display import Markdown, display
 from maskedav import viz
 from maskedav.chapters import kdc_mae as ch
 from maskedav.study import describe_gate, format_gate, format_table, gate_table, session
+from maskedav.study.chapter import format_plan
 
 P, study, rec = session(ch.PAPER, ch.CHAPTER, profile, results_dir)
 viz.set_style()
@@ -58,10 +59,7 @@ viz.set_style()
 
 # %%
 display(Markdown(ch.budget_prose(P)))
-plan = ch.plan_table(P)
-format_table(plan.drop(columns=["label"]), {"s_per_step": "{:.3f}", "pretrain_cpu_s": "{:,.0f}",
-                                            "eval_cpu_s": "{:,.0f}", "steps": "{:,.0f}"},
-             caption="The budget as planned: seeds, steps, measured seconds per step, estimated CPU seconds")
+format_plan(ch.plan_table(P))
 
 # %% [markdown]
 # ## Pre-training

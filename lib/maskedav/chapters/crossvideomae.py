@@ -40,7 +40,7 @@ import torch
 
 from maskedav.methods.crossvideomae import CrossVideoMAE, CrossVideoMAEConfig
 from maskedav.study import RANDOM_INIT, Arm, Claim, Study
-from maskedav.study.chapter import ArmRuns, budget_overrides, cell, with_rep
+from maskedav.study.chapter import ArmRuns, budget_overrides, budget_sentence, cell, plan_frame, with_rep
 from maskedav.study.chapter import curve, timing_table  # noqa: F401  (the notebooks' ch.curve, ch.timing_table)
 from maskedav.study.chapter import mean_sd as study_mean_sd
 
@@ -254,41 +254,29 @@ def _runs_of(P, name: str) -> int:
 
 
 def plan_table(P) -> pd.DataFrame:
-    """The budget as planned: per arm, seeds x steps, the estimated CPU seconds of pre-training
-    (:data:`STEP_COST_S`) and evaluation (:data:`EVAL_COST_S` per representation, :data:`FINETUNE_COST_S`
-    per fine-tuned task), and a total row with its wall time on two single-threaded workers."""
+    """The budget as planned (:func:`~maskedav.study.chapter.plan_frame`): per arm, seeds x steps, the
+    estimated CPU seconds of pre-training (:data:`STEP_COST_S`) and evaluation (:data:`EVAL_COST_S` per
+    representation, :data:`FINETUNE_COST_S` per fine-tuned task)."""
     rows = []
     for name in profile_variants(P):
         v = VARIANTS[name]
         seeds = _runs_of(P, name)
-        steps = int(round(budget_steps(P) * v.steps_factor))
         reps = 1 + int(v.image_rep)
         ft = len(TASKS) * FINETUNE_COST_S if name in FINETUNE_ARMS else 0.0
-        rows.append(dict(arm=name, label=v.label, seeds=seeds, steps=steps, s_per_step=STEP_COST_S[v.cost],
-                         pretrain_cpu_s=seeds * steps * STEP_COST_S[v.cost], eval_cpu_s=seeds * (reps * EVAL_COST_S + ft),
+        rows.append(dict(arm=name, label=v.label, seeds=seeds, steps=int(round(budget_steps(P) * v.steps_factor)),
+                         s_per_step=STEP_COST_S[v.cost], eval_cpu_s=seeds * (reps * EVAL_COST_S + ft),
                          note=SKIPPED_AT_CPU.get(name, "") if seeds == 0 else ""))
-    t = pd.DataFrame(rows)
-    total = t.pretrain_cpu_s.sum() + t.eval_cpu_s.sum()
-    t.loc[len(t)] = dict(arm="total", label=f"(random-init and start rows: the baselines' cached evaluations); "
-                                            f"wall time on 2 workers ≈ {total / 2 / 60:.0f} min",
-                         seeds=int(t.seeds.sum()), steps=np.nan, s_per_step=np.nan,
-                         pretrain_cpu_s=t.pretrain_cpu_s.sum(), eval_cpu_s=t.eval_cpu_s.sum(), note="")
-    return t
+    return plan_frame(rows, extra_label="(random-init and start rows: the baselines' cached evaluations)")
 
 
 def budget_prose(P) -> str:
     """The budget's arithmetic in words, computed from :func:`plan_table` (so the prose cannot drift)."""
-    t = plan_table(P)
-    total = t.iloc[-1]
-    core = t[t.arm.isin(CORE)]
     return (f"Every arm continues the baselines' checkpoints for {budget_steps(P):,} steps ({BUDGET_FRACTION:.0%} of "
             f"the profile's {P.train.steps:,}, the baselines' own schedule; the 2x control twice that) at batch "
             f"{P.train.batch_size}. A CrossVideoMAE step (two video views, one frame) costs "
             f"{STEP_COST_S['cvm']:.3f} s against VideoMAE's {STEP_COST_S['videomae']:.3f} s (decoder depth 8: "
             f"{STEP_COST_S['cvm_dec8']:.3f} s; measured at the cpu profile's sizes on one thread of this book's "
-            f"2-core machine). The core arms ({', '.join(CORE)}) on {int(core.seeds.max())} seeds cost "
-            f"{core.pretrain_cpu_s.sum():,.0f} CPU s; in all {total.pretrain_cpu_s:,.0f} CPU s of pre-training and "
-            f"{total.eval_cpu_s:,.0f} CPU s of evaluation: {total.label.split('; ')[1]}.")
+            f"2-core machine). " + budget_sentence(plan_table(P), CORE))
 
 
 # =================================================================================== evaluation

@@ -40,7 +40,7 @@ import torch
 
 from maskedav.methods.kdc_mae import KDCMAE, KDCMAEConfig, coverage, expected_coverage
 from maskedav.study import RANDOM_INIT, Arm, Claim, Study
-from maskedav.study.chapter import ArmRuns, budget_overrides, cell, mean_sd, with_rep
+from maskedav.study.chapter import ArmRuns, budget_overrides, budget_sentence, cell, mean_sd, plan_frame, with_rep
 from maskedav.study.chapter import curve, timing_table  # noqa: F401  (the notebooks' ch.curve, ch.timing_table)
 
 PAPER = "kdc-mae"          # results folder and claims' paper name
@@ -100,14 +100,9 @@ CORE = ("cavmae", "cavmae_2x", "kdc", "kdc_overlap")
 #: Not run at ``cpu`` (the chapter's 30-minute budget), with the reason shown in the tables.
 SKIPPED_AT_CPU = {
     "kdc_overlap_aavv": "budget: Table 3's with-overlap row is run at the gpu profile",
-    "cavmae_freq": "budget: Table 7's frequency / time-frequency rows are run at the gpu profile",
-    "cavmae_tf": "budget: Table 7's frequency / time-frequency rows are run at the gpu profile",
-    "kdc_freq": "budget: Table 7's frequency / time-frequency rows are run at the gpu profile",
-    "kdc_tf": "budget: Table 7's frequency / time-frequency rows are run at the gpu profile",
     "kdc_overlap_time": "budget: Table 7's with-overlap rows are run at the gpu profile",
     "kdc_overlap_freq": "budget: Table 7's with-overlap rows are run at the gpu profile",
     "kdc_overlap_tf": "budget: Table 7's with-overlap rows are run at the gpu profile",
-    "makd": "budget (the spec ranks MAKD low priority): run at the gpu profile",
 }
 
 #: Measured cost of one pre-training step at the ``cpu`` profile's sizes (batch 32, one thread, this
@@ -165,41 +160,28 @@ def pretrain(study: Study) -> ArmRuns:
 
 
 def plan_table(P) -> pd.DataFrame:
-    """The budget as planned: per arm, seeds x steps, the estimated CPU seconds of pre-training
-    (:data:`STEP_COST_S`) and evaluation (:data:`EVAL_COST_S` per representation), and a total row with
-    its wall time on two single-threaded workers."""
+    """The budget as planned (:func:`~maskedav.study.chapter.plan_frame`): per arm, seeds x steps, the
+    estimated CPU seconds of pre-training (:data:`STEP_COST_S`) and evaluation (:data:`EVAL_COST_S` per
+    representation), and the random-init references."""
     n = len(P.seed_list)
     rows = []
     for name, v in VARIANTS.items():
         skipped = P.name == "cpu" and name in SKIPPED_AT_CPU
         seeds = 0 if skipped else (n if name in CORE or P.name != "cpu" else min(EXTRA_SEEDS, n))
-        steps = int(round(budget_steps(P) * v.steps_factor))
-        rows.append(dict(arm=name, label=v.label, seeds=seeds, steps=steps, s_per_step=STEP_COST_S[v.cost],
-                         pretrain_cpu_s=seeds * steps * STEP_COST_S[v.cost], eval_cpu_s=seeds * len(REPS) * EVAL_COST_S,
+        rows.append(dict(arm=name, label=v.label, seeds=seeds, steps=int(round(budget_steps(P) * v.steps_factor)),
+                         s_per_step=STEP_COST_S[v.cost], eval_cpu_s=seeds * len(REPS) * EVAL_COST_S,
                          note=SKIPPED_AT_CPU.get(name, "") if skipped else ""))
-    t = pd.DataFrame(rows)
     rand = n * len(REPS) * EVAL_COST_S
-    total = t.pretrain_cpu_s.sum() + t.eval_cpu_s.sum() + rand
-    t.loc[len(t)] = dict(arm="total", label=f"+ random init ({rand:.0f} CPU s); wall time on 2 workers ≈ "
-                                            f"{total / 2 / 60:.0f} min", seeds=int(t.seeds.sum()), steps=np.nan,
-                         s_per_step=np.nan, pretrain_cpu_s=t.pretrain_cpu_s.sum(), eval_cpu_s=t.eval_cpu_s.sum() + rand,
-                         note="")
-    return t
+    return plan_frame(rows, extra_eval_s=rand, extra_label=f"+ random init ({rand:.0f} CPU s)")
 
 
 def budget_prose(P) -> str:
     """The budget's arithmetic in words, computed from :func:`plan_table` (so the prose cannot drift)."""
-    t = plan_table(P)
-    total = t.iloc[-1]
-    core = t[t.arm.isin(CORE)]
     return (f"Every arm trains for {budget_steps(P):,} steps ({BUDGET_FRACTION:.0%} of the profile's "
             f"{P.train.steps:,}; the compute-matched CAV-MAE twice that) at batch {P.train.batch_size}. A "
             f"dual-stream step costs {STEP_COST_S['kdc']:.3f} s against CAV-MAE's {STEP_COST_S['cavmae']:.3f} s "
             f"(three streams {STEP_COST_S['kdc3']:.3f} s; measured at the cpu profile's sizes on one thread of this "
-            f"book's 2-core machine). "
-            f"The core arms ({', '.join(CORE)}) on {int(core.seeds.max())} seeds cost "
-            f"{core.pretrain_cpu_s.sum():,.0f} CPU s; in all {total.pretrain_cpu_s:,.0f} CPU s of pre-training and "
-            f"{total.eval_cpu_s:,.0f} CPU s of evaluation: {total.label.split('; ')[1]}.")
+            f"book's 2-core machine). " + budget_sentence(plan_table(P), CORE))
 
 
 # =================================================================================== evaluation

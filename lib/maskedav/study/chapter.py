@@ -13,7 +13,8 @@ import pandas as pd
 
 from .runs import Run, Study
 
-__all__ = ["ArmRuns", "budget_overrides", "with_rep", "timing_table", "mean_sd", "cell", "curve"]
+__all__ = ["ArmRuns", "budget_overrides", "with_rep", "timing_table", "mean_sd", "cell", "curve", "plan_frame",
+           "format_plan", "budget_sentence"]
 
 
 @dataclass
@@ -40,6 +41,39 @@ def budget_overrides(P, steps: int) -> tuple:
     and a held-out evaluation every tenth of the run."""
     warm = max(1, int(round(P.train.warmup_steps * steps / P.train.steps)))
     return (("eval_every", max(steps // 10, 1)), ("warmup_steps", warm))
+
+
+def plan_frame(rows: list[dict], *, extra_eval_s: float = 0.0, extra_label: str = "", workers: int = 2) -> pd.DataFrame:
+    """A chapter's budget as planned: ``rows`` (per arm: ``arm, label, seeds, steps, s_per_step, eval_cpu_s,
+    note``) with ``pretrain_cpu_s = seeds x steps x s_per_step``, and a total row whose label ends with the
+    wall time on ``workers`` single-threaded workers (``extra_eval_s``: evaluation outside the arms, e.g.
+    the random-init references, named by ``extra_label``)."""
+    t = pd.DataFrame(rows)
+    t.insert(list(t.columns).index("s_per_step") + 1, "pretrain_cpu_s", t.seeds * t.steps * t.s_per_step)
+    pre, ev = t.pretrain_cpu_s.sum(), t.eval_cpu_s.sum() + extra_eval_s
+    label = (f"{extra_label}; " if extra_label else "") + f"wall time on {workers} workers ≈ {(pre + ev) / workers / 60:.0f} min"
+    t.loc[len(t)] = dict(arm="total", label=label, seeds=int(t.seeds.sum()), steps=np.nan, s_per_step=np.nan,
+                         pretrain_cpu_s=pre, eval_cpu_s=ev, note="")
+    return t
+
+
+def format_plan(plan: pd.DataFrame):
+    """:func:`plan_frame`'s table as a page shows it."""
+    from .gate import format_table
+
+    return format_table(plan.drop(columns=["label"]), {"s_per_step": "{:.3f}", "pretrain_cpu_s": "{:,.0f}",
+                                                       "eval_cpu_s": "{:,.0f}", "steps": "{:,.0f}"},
+                        caption="The budget as planned: seeds, steps, measured seconds per step, estimated CPU seconds")
+
+
+def budget_sentence(plan: pd.DataFrame, core) -> str:
+    """The closing sentence of a chapter's budget prose: what the core arms and everything cost, and the
+    wall time (from :func:`plan_frame`'s table, so the prose cannot drift from it)."""
+    total = plan.iloc[-1]
+    c = plan[plan.arm.isin(core)]
+    return (f"The core arms ({', '.join(core)}) on {int(c.seeds.max())} seeds cost {c.pretrain_cpu_s.sum():,.0f} "
+            f"CPU s; in all {total.pretrain_cpu_s:,.0f} CPU s of pre-training and {total.eval_cpu_s:,.0f} CPU s of "
+            f"evaluation: {total.label.split('; ')[-1]}.")
 
 
 def with_rep(run: Run, rep: str, label: str | None = None) -> Run:

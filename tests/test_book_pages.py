@@ -49,6 +49,21 @@ def test_claims_ledger_is_a_scannable_table(ledger_tree, tmp_path):
     assert (stage / FOREST_FIGURE).stat().st_size > 10_000
 
 
+def test_ledger_shows_the_claims_unit_and_infers_it_for_old_rows(tmp_path):
+    from maskedav.book.ledger import all_claims, claims_page
+    from maskedav.claims import read_claims
+
+    results = tmp_path / "results"
+    v = verdict([3.0, 3.3, 3.1], [1.0, 1.1, 1.2], "greater", 0.1, 3, paired=True)
+    record_claim(results, "pa", "C0", "table1", "a beats b on top-1", "+1.0 top-1", v, "cpu", unit="MSE")
+    record_claim(results, "pa", "C1", "table1", "a beats b on top-1", "+1.0 top-1", v, "cpu")
+    assert list(all_claims(results).unit) == ["MSE", "top-1 points"]       # the field, else the wording
+    rows = [line for line in claims_page(results, tmp_path).splitlines() if line.startswith("| **")]
+    assert "MSE" in rows[0] and "top-1 points" not in rows[0] and "top-1 points" in rows[1]
+    read_claims(results).drop(columns=["unit"]).to_csv(results / "claims.csv", index=False)   # an old ledger
+    assert list(all_claims(results).unit) == ["top-1 points", "top-1 points"]
+
+
 def test_claims_ledger_without_claims(tmp_path):
     from maskedav.book.ledger import claims_page
 

@@ -163,6 +163,19 @@ def test_record_claim_is_idempotent(tmp_path):
     assert len(df) == 2 and df["measured_effect"].iloc[1] == pytest.approx(1.0)
 
 
+def test_unit_is_written_and_old_ledgers_stay_readable(tmp_path):
+    record_claim(tmp_path, "mvd", "c1", "table1", "A beats B", "+1.4 top-1", verdict(HIGH, LOW), "cpu")
+    assert rows(tmp_path / "claims.csv")[0]["unit"] == ""                 # not given: blank (inferred later)
+    old = read_claims(tmp_path).drop(columns=["unit"])                    # a ledger from before the column
+    old.to_csv(tmp_path / "claims.csv", index=False)
+    assert "unit" not in read_claims(tmp_path)
+    record_claim(tmp_path, "mvd", "c2", "fig3", "A is more alike", "qualitative", verdict(HIGH, LOW), "cpu",
+                 unit="cosine similarity")
+    got = {r["claim_id"]: r for r in rows(tmp_path / "claims.csv")}
+    assert got["c1"]["unit"] == "" and got["c2"]["unit"] == "cosine similarity"
+    assert got["c1"]["paper_effect"] == "+1.4 top-1"                      # the old row kept as it was
+
+
 def _write_one(args):
     results, i = args
     record_claim(results, "kdc-mae", f"c{i:02d}", "table1", "s", i, verdict(HIGH, LOW), "cpu")

@@ -122,6 +122,18 @@ def test_an_arm_with_too_few_seeds_leaves_its_claims_inconclusive_not_untestable
     assert v["c"].verdict == "inconclusive" and v["c"].n_seeds == 1
 
 
+def test_a_claims_unit_reaches_its_table_and_the_ledger(tmp_path):
+    from maskedav.study import claims_table, record
+
+    fr = _frame({"strong": 10.0, "other": 12.0})
+    claims = [Claim("c1", "t", "other beats strong", 1.0, "other", "strong", "motion"),
+              Claim("c2", "t", "other has the higher score", 1.0, "other", "strong", "motion", unit="MSE")]
+    v = decide(fr, claims)
+    assert list(claims_table(claims, v).unit) == ["accuracy points", "MSE"]       # the default: accuracy
+    ledger = record("pa", claims, v, results_dir=tmp_path, profile="cpu")
+    assert dict(zip(ledger.claim_id, ledger.unit)) == {"c1": "accuracy points", "c2": "MSE"}
+
+
 def test_study_pretrain_is_cached_by_content_key(tmp_path, monkeypatch):
     monkeypatch.setenv("MASKEDAV_CACHE", str(tmp_path))
     monkeypatch.setenv("MASKEDAV_WORKERS", "1")

@@ -53,7 +53,7 @@ from .paths import results_root
 
 DIRECTIONS = ("greater", "less", "equal", "not_greater", "not_less")
 VERDICTS = ("reproduced", "contradicted", "inconclusive", "untestable")
-CLAIM_COLUMNS = ("paper", "claim_id", "table", "statement", "paper_effect", "measured_effect",
+CLAIM_COLUMNS = ("paper", "claim_id", "table", "statement", "paper_effect", "unit", "measured_effect",
                  "ci_low", "ci_high", "mde", "p_value", "p_opposite", "p_adjusted", "n_seeds", "test",
                  "alpha", "note", "verdict", "raw_verdict", "profile", "rule")
 POWER = 0.8
@@ -288,14 +288,16 @@ def _fmt(x) -> str:
 
 
 def record_claim(results_dir, paper: str, claim_id: str, table: str, statement: str, paper_effect,
-                 measured: Verdict, profile: str) -> dict:
+                 measured: Verdict, profile: str, unit: str = "") -> dict:
     """Add or replace the row of (paper, claim_id, profile) in ``<results>/claims.csv``, then re-decide
     the paper's family at that profile with Holm-adjusted p-values (:func:`adjusted_verdicts`).
 
     ``raw_verdict`` is the verdict before the adjustment; ``verdict`` the ledger's. Idempotent, and
     safe from several processes: the read-modify-write runs under an exclusive ``fcntl`` lock on
     ``claims.csv.lock`` and the file is replaced atomically. Rows are kept sorted by (paper, claim_id,
-    profile). ``paper_effect`` is written as given (a number or the paper's wording).
+    profile). ``paper_effect`` is written as given (a number or the paper's wording); ``unit`` is the
+    unit of the measured effect (e.g. "accuracy points", "MSE"; blank: the ledger infers it from the
+    wording, as for rows written before the column existed).
     """
     from .trees import claim_tree
 
@@ -303,7 +305,7 @@ def record_claim(results_dir, paper: str, claim_id: str, table: str, statement: 
     path.parent.mkdir(parents=True, exist_ok=True)
     claim_tree(path.parent, profile)          # never a claim of one profile in another profile's tree
     row = {"paper": paper, "claim_id": claim_id, "table": table, "statement": statement,
-           "paper_effect": paper_effect, "measured_effect": measured.effect,
+           "paper_effect": paper_effect, "unit": unit, "measured_effect": measured.effect,
            "ci_low": measured.ci_low, "ci_high": measured.ci_high, "mde": measured.mde,
            "p_value": measured.p_value, "p_opposite": measured.p_opposite, "p_adjusted": math.nan,
            "n_seeds": measured.n_seeds, "test": measured.test, "alpha": measured.alpha,
@@ -344,4 +346,4 @@ def read_claims(results_dir=None):
     path = claims_path(results_dir)
     if not path.exists():
         return pd.DataFrame(columns=list(CLAIM_COLUMNS))
-    return pd.read_csv(path, dtype={"paper_effect": str})
+    return pd.read_csv(path, dtype={"paper_effect": str, "unit": str})

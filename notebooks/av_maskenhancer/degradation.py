@@ -33,6 +33,7 @@ from IPython.display import Markdown, display
 from maskedav.chapters import av_maskenhancer as ch
 from maskedav.profiles import get_profile
 from maskedav.results import Recorder
+from maskedav.study import format_claims, format_table
 from maskedav.study.executor import cpu_threads
 
 P = get_profile(profile)
@@ -55,11 +56,17 @@ rec.table(sweep, "degradation_sweep", seeds=degraded.seeds(PAIR[1]),
                   "and the relative gain 100·(VideoMAE − AV)/VideoMAE, mean and std over seeds.")
 rec.figure(ch.degradation_figure(sweep), "degradation_sweep_plot", seeds=degraded.seeds(PAIR[1]),
            caption="Left: held-out MSE vs down-sampling factor; right: relative MSE gain of the AV model.")
-display(sweep.round(5))
+display(format_table(sweep, {**{c: "{:.4f}" for c in ("videomae_mse_mean", "videomae_mse_std", "av_mse_mean",
+                                                         "av_mse_std")},
+                             "gain_pct_mean": "{:+.2f}", "gain_pct_std": "{:.2f}"},
+                     caption="Final held-out masked-patch MSE (mean, std over seeds) of VideoMAE and AV-MaskEnhancer "
+                             "per down-sampling factor, and the relative gain (%) of the AV model"))
 
 # %%
 c6 = ch.c6_claim(gains)
-display(ch.record_recon([c6], results_dir=results_dir, profile=profile).round(4))
+display(format_claims(ch.record_recon([c6], results_dir=results_dir, profile=profile),
+                      "Claim C6: the relative MSE gain (%) on down-sampled (a) and clean (b) video, per seed; the "
+                      "effect a − b (points of %) and the verdicts"))
 display(Markdown("\n\n".join([
     "Relative gain of the AV model by factor: " + ", ".join(
         f"×{int(r.downsample)}: {r.gain_pct_mean:+.2f} %" for r in sweep.itertuples()) + ".",

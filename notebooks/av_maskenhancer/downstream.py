@@ -39,7 +39,7 @@ from IPython.display import Markdown, display
 from maskedav.chapters import av_maskenhancer as ch
 from maskedav.profiles import get_profile
 from maskedav.results import Recorder
-from maskedav.study import claims_table, decide, record
+from maskedav.study import claims_table, decide, format_claims, format_table, record
 from maskedav.study.executor import cpu_threads
 
 P = get_profile(profile)
@@ -60,8 +60,11 @@ rec.table(t2, "table2", seeds=P.seed_list,
                   "Measured: top-1 (%) of the video encoder alone after pre-training on SynthAV, mean and std over "
                   "seeds; ablation budget: few-label fine-tune on appearance; main budget: every protocol and task; "
                   "random init: the encoder every arm of a seed starts from.")
-display(t2.pivot_table(index=["source", "method", "cross_attention"], columns=["protocol", "task"],
-                       values="top1_mean", sort=False).round(1))
+t2_shown = t2.pivot_table(index=["source", "method", "cross_attention"], columns=["protocol", "task"],
+                          values="top1_mean", sort=False)
+display(format_table(t2_shown.reset_index(), {c: "{:.1f}" for c in t2_shown.columns},
+                     caption="Table II: top-1 (%) without / with cross-attention — the paper's UCF101 row, then this "
+                             "book's SynthAV rows per protocol and task (mean over seeds; blank: not measured)"))
 
 # %% [markdown]
 # ## Table I: comparison rows and masking ratios
@@ -73,11 +76,15 @@ rec.table(t1, "table1", seeds=P.seed_list,
                   "Measured rows: this book's VideoMAE and AV-MaskEnhancer pre-trained on SynthAV (main budget: every "
                   "protocol and task; ablation budget: 75 / 90 / 95 % masking, few-label fine-tune on appearance, "
                   "75 / 95 % on one seed); top-1 (%) of the video encoder alone, mean and std over seeds.")
-display(t1[t1.source.str.startswith("paper")][["method", "backbone", "pretrain_data", "frames", "modalities",
-                                               "top1_mean"]])
+display(format_table(t1[t1.source.str.startswith("paper")][["method", "backbone", "pretrain_data", "frames",
+                                                             "modalities", "top1_mean"]],
+                     {"top1_mean": "{:.1f}"}, caption="Table I — the paper: UCF101 top-1 (%) as printed"))
 measured = t1[~t1.source.str.startswith("paper") & t1.protocol.ne("")]
-display(measured.pivot_table(index=["method", "budget"], columns=["protocol", "task"], values="top1_mean",
-                             sort=False).round(1))
+t1_shown = measured.pivot_table(index=["method", "budget"], columns=["protocol", "task"], values="top1_mean",
+                                sort=False)
+display(format_table(t1_shown.reset_index(), {c: "{:.1f}" for c in t1_shown.columns},
+                     caption=f"Table I — this book: top-1 (%) of the video encoder on SynthAV at profile {profile}, "
+                             "per protocol and task, mean over seeds (blank: not measured)"))
 
 # %% [markdown]
 # ## The downstream claims
@@ -92,7 +99,9 @@ display(measured.pivot_table(index=["method", "budget"], columns=["protocol", "t
 claims = ch.downstream_claims(P)
 verdicts = decide(frame, claims)
 ledger = record(ch.PAPER, claims, verdicts, results_dir=results_dir, profile=profile)
-display(claims_table(claims, verdicts).round(3))
+display(format_claims(claims_table(claims, verdicts),
+                      "Claims C3-C5: measured effect in few-label fine-tune accuracy points, its 80 % interval and "
+                      "the rule's verdict"))
 
 # %%
 display(Markdown("\n\n".join(ch.describe(c.id, c.statement, verdicts[c.id], fmt=".1f", unit=" pts")

@@ -47,7 +47,7 @@ from maskedav.chapters import av_maskenhancer as ch
 from maskedav.chapters import baselines
 from maskedav.profiles import get_profile
 from maskedav.results import Recorder
-from maskedav.study import format_gate, gate_table
+from maskedav.study import format_claims, format_gate, format_table, gate_table
 from maskedav.study.executor import cpu_threads
 
 P = get_profile(profile)
@@ -69,7 +69,10 @@ ABL = {v: ch.arm_name(v, B["ablation"]) for v in ch.VARIANTS}
 
 # %%
 display(Markdown(ch.budget_prose(P)))
-display(ch.plan_table(P).round(3))
+display(format_table(ch.plan_table(P), {"seeds": "{:.0f}", "steps": "{:,.0f}", "step_cost_s": "{:.3f}",
+                                         "pretrain_cpu_s": "{:,.0f}", "eval_cpu_s": "{:,.0f}"},
+                     caption="The budget per arm: seeds, steps, measured seconds per step, estimated CPU seconds "
+                             "of pre-training and of evaluation"))
 
 # %% [markdown]
 # ## Pre-training
@@ -96,11 +99,11 @@ runs = ch.pretrain(P)
 # %%
 frame = ch.evaluate(runs)
 gate = gate_table(ch.gate_frame(frame, P), ch.ceilings(P), {t: runs.study.chance(t) for t in ch.TASKS})
-rec.table(gate, "learning_gate", seeds=P.seed_list,
-          caption="AV-MaskEnhancer chapter, learning gate: test accuracy (%) of each video encoder pre-trained vs "
-                  "at random init (mean ± sd over seeds), the paired gain with its 80 % interval, the test set's "
-                  "standard error, the minimum detectable effect, chance and the supervised ceiling")
-format_gate(gate)
+caption = ("AV-MaskEnhancer chapter, learning gate: test accuracy (%) of each video encoder pre-trained vs at random "
+           "init (mean ± sd over seeds), the paired gain with its 80 % interval, the test set's standard error, the "
+           "minimum detectable effect, chance and the supervised ceiling")
+rec.table(gate, "learning_gate", seeds=P.seed_list, caption=caption)
+format_gate(gate, caption)
 
 # %%
 display(Markdown(baselines.describe_gate(gate)))
@@ -132,8 +135,15 @@ rec.table(final, "fig3_final_mse", seeds=P.seed_list,
                   "VideoMAE of the same budget, the sounding object's pixels and the others, the value near 30 % "
                   "of training, and the AV models' MSE with their clip's audio (matched) and another clip's "
                   "(mismatched).")
-display(final[["label", "seeds", "mse_mean", "mse_std", "gain_vs_videomae_pct_mean", "gain_vs_videomae_pct_std",
-               "mse_source_mean", "mse_rest_mean", "mse_matched_mean", "mse_mismatched_mean"]].round(5))
+display(format_table(final[["label", "seeds", "mse_mean", "mse_std", "gain_vs_videomae_pct_mean",
+                             "gain_vs_videomae_pct_std", "mse_source_mean", "mse_rest_mean", "mse_matched_mean",
+                             "mse_mismatched_mean"]],
+                     {**{c: "{:.4f}" for c in ("mse_mean", "mse_std", "mse_source_mean", "mse_rest_mean", "mse_matched_mean",
+                             "mse_mismatched_mean")}, "gain_vs_videomae_pct_mean": "{:+.2f}",
+             "gain_vs_videomae_pct_std": "{:.2f}"},
+                     caption="Final held-out masked-patch MSE (raw pixels) per arm, mean and std over seeds; the gain "
+                             "(%) over the VideoMAE of the same budget; on the sounding object and the rest; with "
+                             "the clip's own audio (matched) and another clip's (mismatched)"))
 
 # %% [markdown]
 # ## Claims about the curves
@@ -145,7 +155,9 @@ display(final[["label", "seeds", "mse_mean", "mse_std", "gain_vs_videomae_pct_me
 
 # %%
 claims = ch.fig3_claims(runs, hf)
-display(ch.record_recon(claims, results_dir=results_dir, profile=profile).round(5))
+display(format_claims(ch.record_recon(claims, results_dir=results_dir, profile=profile),
+                      "Claims C1, C1-control, C2: the arms' held-out MSE (a, b), the effect a − b in MSE, its 80 % "
+                      "interval, the rule's verdict and the ledger's (Holm-adjusted)"))
 
 # %%
 row = final.set_index("arm")
@@ -184,7 +196,8 @@ fig1, trace = ch.fig1_figure(model, dict(video=val["video"][:2], audio=val["audi
 rec.figure(fig1, "fig1", seeds=P.seed_list[:1],
            caption="AV-MaskEnhancer as implemented: modules in call order with output shapes and parameter "
                    "counts from a traced forward pass; colours = modality.")
-display(pd.DataFrame(trace))
+display(format_table(pd.DataFrame(trace), {"params": "{:,}"},
+                     caption="The traced forward pass: modules in call order, output shapes, parameters"))
 
 # %% [markdown]
 # ## What the runs cost
@@ -193,4 +206,6 @@ display(pd.DataFrame(trace))
 # trained; the main VideoMAE's runs are the baselines chapter's).
 
 # %%
-display(ch.timing_table(runs).round(4))
+display(format_table(ch.timing_table(runs), {"train_s_per_run": "{:.1f}", "s_per_step": "{:.3f}",
+                                              "total_train_s": "{:,.1f}"},
+                     caption="Measured pre-training time per arm: seconds per run and per step, total over seeds"))

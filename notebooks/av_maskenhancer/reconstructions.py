@@ -36,6 +36,7 @@ from IPython.display import Markdown, display
 from maskedav.chapters import av_maskenhancer as ch
 from maskedav.profiles import get_profile
 from maskedav.results import Recorder
+from maskedav.study import format_claims, format_table
 from maskedav.study.executor import cpu_threads
 
 P = get_profile(profile)
@@ -70,7 +71,10 @@ per_clip["model"] = per_clip["model"].str.replace("\n", " ")
 rec.table(per_clip, "fig2_per_clip_mse", seeds=P.seed_list[:1],
           caption="Per-clip masked-patch MSE of the clips of Fig. 2 (pixels; 'normalized' view: target units), "
                   "overall and on the sounding object's masked pixels.")
-display(per_clip.pivot(index="clip", columns="model", values="mse").round(4))
+mse = per_clip.pivot(index="clip", columns="model", values="mse").rename_axis(columns=None)
+display(format_table(mse.reset_index(), {m: "{:.4f}" for m in mse.columns},
+                     caption="Masked-patch MSE of each clip of Fig. 2 per model (pixels; the normalised view: "
+                             "target units)"))
 
 # %%
 pix = per_clip[per_clip.view == "pixels"].groupby("model")["mse"].mean()
@@ -94,7 +98,9 @@ display(Markdown("\n\n".join(lines)))
 # %%
 hf = ch.heldout_frame(runs, ["videomae", "av_xattn"], held)
 c7 = ch.c7_claim(hf)
-display(ch.record_recon([c7], results_dir=results_dir, profile=profile).round(4))
+display(format_claims(ch.record_recon([c7], results_dir=results_dir, profile=profile),
+                      "Claim C7: the relative MSE gain (%) on the sounding object (a) and elsewhere (b), per seed; "
+                      "the effect a − b (points of %), its 80 % interval and the verdicts"))
 g = hf.groupby("arm")[["mse_source", "mse_rest"]].mean()
 display(Markdown("\n\n".join([
     ch.describe(c7.id, c7.statement, c7.verdict, fmt=".2f", unit=" %"),

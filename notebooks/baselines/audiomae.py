@@ -31,7 +31,7 @@ from IPython.display import Markdown, display
 from maskedav.chapters.baselines import Page
 
 page = Page("audiomae", profile, results_dir)
-page.config().style.hide(axis="index")
+page.config()
 
 # %% [markdown]
 # ## Pre-training

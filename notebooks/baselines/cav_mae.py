@@ -36,7 +36,7 @@ from IPython.display import Markdown, display
 from maskedav.chapters.baselines import Page
 
 page = Page("cav_mae", profile, results_dir)
-page.config().style.hide(axis="index")
+page.config()
 
 # %% [markdown]
 # ## Pre-training

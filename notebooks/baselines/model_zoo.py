@@ -28,11 +28,10 @@ profile = "cpu"
 results_dir = None
 
 # %%
-import pandas as pd
-
 from maskedav.methods import zoo
 from maskedav.profiles import get_profile
 from maskedav.results import Recorder
+from maskedav.study import format_table
 
 P = get_profile(profile)
 rec = Recorder("baselines", profile=profile, results_dir=results_dir, parameters=dict(profile=profile))
@@ -46,8 +45,11 @@ print(f"videomae-s MACs: analytic {analytic:,}, FlopCounterMode {counted:,} -> "
 table = zoo.zoo_table()
 rec.table(table, "model_zoo", caption="Paper-scale configurations: parameters (M) and GMACs per view counted "
                                       "from code, beside the papers' printed numbers (source column)")
-with pd.option_context("display.max_colwidth", 60):
-    display(table.round(2))
+format_table(table, {"tokens": "{:,}", **{c: "{:.1f}" for c in ("params_m", "gmacs", "pretrain_params_m",
+                                                                  "paper_params_m", "paper_gmacs")},
+                     "params_diff_pct": "{:+.1f}", "gmacs_diff_pct": "{:+.1f}"},
+             caption="Paper-scale configurations: parameters (M) and GMACs per view counted from code, beside the "
+                     "papers' printed numbers (blank: not printed) and the difference (%)")
 
 # %%
 print(zoo.describe_zoo(table))

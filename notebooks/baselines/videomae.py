@@ -38,7 +38,7 @@ from IPython.display import Markdown, display
 from maskedav.chapters.baselines import Page
 
 page = Page("videomae", profile, results_dir)
-page.config().style.hide(axis="index")
+page.config()
 
 # %% [markdown]
 # ## Pre-training

@@ -38,6 +38,7 @@ import pandas as pd
 import torch
 from IPython.display import Audio, display
 
+from maskedav import viz
 from maskedav.data import audio as A
 from maskedav.data import sanity
 from maskedav.data import synthav as S
@@ -47,6 +48,7 @@ from maskedav.results import Recorder
 P = get_profile(profile)
 rec = Recorder("data", profile=profile, results_dir=results_dir, parameters=dict(profile=profile))
 device = P.resolve_device()
+viz.set_style()
 cfg = S.SynthAVConfig.from_profile(P)
 print(f"profile {P.name}: {cfg.frames} frames of {cfg.image_size}x{cfg.image_size} at {cfg.fps:g} fps "
       f"({cfg.clip_seconds:g} s), audio {cfg.sample_rate} Hz mono, SNR {cfg.audio_snr_db:g} dB; "
@@ -86,13 +88,13 @@ def show_frames(ax_row, video, mask=None):
 
 
 T = cfg.frames
-fig, axes = plt.subplots(13, T + 1, figsize=(1.1 * (T + 1), 1.25 * 13))
+fig, axes = plt.subplots(13, T + 1, figsize=(viz.PAGE_WIDTH, 13 * viz.PAGE_WIDTH / (T + 1) * 1.25))
 for b in range(13):
     show_frames(axes[b], examples["video"][b], examples["source_mask"][b])
     lab = {t: S.class_names(t, cfg)[int(examples["labels"][t][b])] for t in S.TASKS}
     axes[b, 0].set_title(f"motion: {lab['motion']} | appearance: {lab['appearance']} | sound: {lab['sound']} "
-                         f"| av_event: {lab['av_event']}", fontsize=7, loc="left")
-axes[0, -1].set_title("source", fontsize=7)
+                         f"| av_event: {lab['av_event']}", loc="left")
+axes[0, -1].set_title("source")
 fig.subplots_adjust(hspace=0.45, wspace=0.05)
 rec.figure(fig, "tour_frames", caption="One SynthAV clip per motion class; last column: sounding-object mask")
 plt.show()
@@ -104,13 +106,13 @@ plt.show()
 
 # %%
 pair = [S.generate(cfg, "val", [0], motion=S.MOTIONS.index(m)) for m in ("right", "left")]
-fig, axes = plt.subplots(2, T + 1, figsize=(1.1 * (T + 1), 2.6))
+fig, axes = plt.subplots(2, T + 1, figsize=(viz.PAGE_WIDTH, 2 * viz.PAGE_WIDTH / (T + 1) * 1.3))
 for row, (g, name) in enumerate(zip(pair, ("right", "left"))):
     show_frames(axes[row], g["video"][0])
     axes[row, -1].imshow(g["video"][0].mean(1).permute(1, 2, 0).numpy())
     axes[row, -1].set_xticks([]), axes[row, -1].set_yticks([])
-    axes[row, 0].set_title(name, fontsize=8, loc="left")
-axes[0, -1].set_title("mean frame", fontsize=7)
+    axes[row, 0].set_title(name, loc="left")
+axes[0, -1].set_title("mean frame")
 fig.tight_layout()
 rec.figure(fig, "tour_reversal", caption="A reversal pair: the same frames in opposite order")
 plt.show()
@@ -131,9 +133,9 @@ picks = [int((pool["labels"]["sound"] == k).nonzero()[0]) for k in range(len(S.S
 fb = A.fbank(pool["audio"][picks], cfg.sample_rate, P.data.num_mel_bins)
 mel_hz = 700 * (10 ** (np.linspace(2595 * np.log10(1 + 20 / 700), 2595 * np.log10(1 + 8000 / 700),
                                    P.data.num_mel_bins + 2)[1:-1] / 2595) - 1)
-fig, axes = plt.subplots(2, 3, figsize=(12, 5.5))
-for ax, b, spec in zip(axes.flat, picks, fb):
-    ax.imshow(spec.T.numpy(), origin="lower", aspect="auto", cmap="magma")
+fig, axes = viz.panel_grid(len(picks), panel=(4.0, 2.6))
+for ax, b, spec in zip(axes, picks, fb):
+    ax.imshow(spec.T.numpy(), origin="lower", aspect="auto", cmap=viz.CMAPS["spectrogram"])
     frames_per_video_frame = spec.shape[0] / cfg.frames
     for k in pool["meta"]["events"][b].nonzero().flatten().tolist():
         ax.axvline(k * frames_per_video_frame, color="white", lw=0.8, ymax=0.08)
@@ -141,7 +143,7 @@ for ax, b, spec in zip(axes.flat, picks, fb):
     ax.plot((np.arange(cfg.frames) + 0.5) * frames_per_video_frame, np.interp(pitch, mel_hz, np.arange(len(mel_hz))),
             "w--", lw=0.8)
     ax.set_title(f"{S.class_names('sound', cfg)[int(pool['labels']['sound'][b])]}, "
-                 f"{S.MOTIONS[int(pool['labels']['motion'][b])]} actor", fontsize=8)
+                 f"{S.MOTIONS[int(pool['labels']['motion'][b])]} actor")
     ax.set_xlabel("fbank frame (10 ms)"), ax.set_ylabel("mel bin")
 fig.tight_layout()
 rec.figure(fig, "tour_spectrograms", caption="Fbank of one clip per sound class; ticks: audio onsets")
@@ -164,21 +166,22 @@ for b in picks[:3]:
 # %%
 knobs = [("clean", {}), ("down/up x2", dict(downsample=2)), ("down/up x4", dict(downsample=4)),
          ("blur 1.5 px", dict(blur_sigma=1.5)), ("pixel noise 0.1", dict(pixel_noise=0.1))]
-fig, axes = plt.subplots(1, len(knobs), figsize=(2.2 * len(knobs), 2.4))
+fig, axes = plt.subplots(1, len(knobs), figsize=(viz.PAGE_WIDTH, viz.PAGE_WIDTH / len(knobs) + 0.5))
 for ax, (name, change) in zip(axes, knobs):
     v = S.generate(cfg.with_(**change), "val", [3])["video"][0]
     ax.imshow(v[:, 0].permute(1, 2, 0).numpy(), interpolation="nearest")
-    ax.set_title(name, fontsize=8), ax.set_xticks([]), ax.set_yticks([])
+    ax.set_title(name), ax.set_xticks([]), ax.set_yticks([])
 fig.tight_layout()
 rec.figure(fig, "tour_knobs", caption="Video degradation knobs on the same frame")
 plt.show()
 
 snrs = [30.0, 10.0, 0.0]
-fig, axes = plt.subplots(1, len(snrs), figsize=(12, 2.8))
+fig, axes = viz.panel_grid(len(snrs), panel=(4.0, 2.4))
 for ax, snr in zip(axes, snrs):
     w = S.generate(cfg.with_(audio_snr_db=snr), "val", [3])["audio"]
-    ax.imshow(A.fbank(w, cfg.sample_rate, P.data.num_mel_bins)[0].T.numpy(), origin="lower", aspect="auto", cmap="magma")
-    ax.set_title(f"SNR {snr:g} dB (profile default {cfg.audio_snr_db:g})", fontsize=8)
+    ax.imshow(A.fbank(w, cfg.sample_rate, P.data.num_mel_bins)[0].T.numpy(), origin="lower", aspect="auto",
+              cmap=viz.CMAPS["spectrogram"])
+    ax.set_title(f"SNR {snr:g} dB (default {cfg.audio_snr_db:g})")
 fig.tight_layout()
 rec.figure(fig, "tour_snr", caption="The same clip's fbank at three background-noise levels")
 plt.show()
@@ -190,12 +193,12 @@ plt.show()
 
 # %%
 images = {k: S.generate_images(cfg, k, range(8)) for k in S.IMAGE_SETS}
-fig, axes = plt.subplots(2, 8, figsize=(11, 3))
+fig, axes = plt.subplots(2, 8, figsize=(viz.PAGE_WIDTH, 2.6))
 for row, k in enumerate(S.IMAGE_SETS):
     for i in range(8):
         axes[row, i].imshow(images[k]["image"][i].permute(1, 2, 0).numpy(), interpolation="nearest")
         axes[row, i].set_xticks([]), axes[row, i].set_yticks([])
-    axes[row, 0].set_title(k, fontsize=8, loc="left")
+    axes[row, 0].set_title(k, loc="left")
 fig.tight_layout()
 rec.figure(fig, "tour_images", caption="Image sets: clip frames (top) and unrelated static images (bottom)")
 plt.show()

@@ -160,7 +160,7 @@ display(Markdown(
 # batch's?) should rise well above chance, one over the batch size.
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+fig, axes = viz.panel_grid(3)
 for name in ("kdc", "kdc_overlap", "kdc_l0", "kdc3", "kdc3_overlap"):
     if name not in runs.runs:
         continue
@@ -171,12 +171,12 @@ for name in ("kdc", "kdc_overlap", "kdc_l0", "kdc3", "kdc3_overlap"):
             ax.fill_between(s, m - sd, m + sd, alpha=0.2)
 axes[0].set_title("held-out KD loss (raw)")
 axes[1].set_title("held-out contrastive accuracy")
-axes[2].set_title("held-out reconstruction (sum over streams)")
+axes[2].set_title("held-out reconstruction\n(sum over streams)")
 for ax in axes:
     ax.set_xlabel("step")
 axes[0].set_yscale("log")
-axes[2].legend(fontsize=7)
 fig.tight_layout()
+viz.legend_below(fig)
 rec.figure(fig, "kd_curves", seeds=P.seed_list,
            caption="Held-out KD loss, contrastive accuracy and reconstruction loss during pre-training "
                    "(mean ± sd over the arm's seeds)")

@@ -184,7 +184,7 @@ show_claims("table7")
 # %%
 skipped = [c.id for c in ch.claims() if c.id not in verdicts]
 display(Markdown("Claims not run at this profile: " + (", ".join(skipped) if skipped else "none") + "."))
-format_table(ledger[["claim_id", "table", "statement", "measured_effect", "mde", "p_value", "p_adjusted",
-                     "n_seeds", "verdict"]],
+format_table(ledger[["claim_id", "table", "statement", "measured_effect", "unit", "mde", "p_value",
+                     "p_adjusted", "n_seeds", "verdict"]],
              {"measured_effect": "{:+.2f}", "mde": "{:.2f}", "p_value": "{:.3f}", "p_adjusted": "{:.3f}"},
              caption="KDC-MAE claims in the ledger")

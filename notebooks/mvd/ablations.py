@@ -33,7 +33,7 @@ results_dir = None
 from IPython.display import Markdown, display
 
 from maskedav.chapters import mvd as chapter
-from maskedav.study import claims_table, decide, format_gate, gate, record
+from maskedav.study import claims_table, decide, format_claims, format_gate, gate, record
 
 P, study, rec = chapter.session(profile, results_dir)
 plan = chapter.plan(P)
@@ -59,7 +59,8 @@ runs = chapter.pretrain(study)                                        # cached r
 runs.update({k: v for k, v in chapter.pretrain(study, ["mvd_t6"], t6_steps=t6_steps).items() if k == "mvd_t6"})
 frame = chapter.evaluate(study, runs)
 gates = gate(frame)
-format_gate(chapter.gate_table(study, frame[frame.arm.isin(["mvd_t6", "videomae", "videomae_short"])]))
+format_gate(chapter.gate_table(study, frame[frame.arm.isin(["mvd_t6", "videomae", "videomae_short"])]),
+            "The learning gate of Table 6's arms: test accuracy (%) pre-trained vs at random init")
 
 # %% [markdown]
 # ## Table 6 — training time (teacher included)
@@ -71,7 +72,7 @@ rec.table(t6, "table6", seeds=P.seed_list,
           caption="Table 6: accuracy at equal wall-clock, teacher training included (paper: 32 V100 hours; this "
                   "book: seconds on this machine, planned from measured step times and measured on the runs)",
           extra=dict(timing=timing, step_costs=costs, measured_train_s=train_s))
-t6
+display(*chapter.paper_and_measured(t6, "Table 6: accuracy at equal wall-clock, teacher included (top-1, %)"))
 
 # %%
 c9 = [chapter.e9_claim(plan, t6_steps)]
@@ -90,12 +91,12 @@ t7 = chapter.table7(frame, profile)
 rec.table(t7, "table7", seeds=P.seed_list,
           caption="Table 7: distillation with an extra pixel-reconstruction decoder (paper: SSv2, ViT-S, 300 ep; this "
                   "book: motion, with appearance alongside; raw-pixel target at the small profiles)")
-t7
+display(*chapter.paper_and_measured(t7, "Table 7: an extra pixel-reconstruction decoder (top-1, %)"))
 
 # %%
 c6 = chapter.claims(frame, plan, ["E6.image", "E6.coteach"])
 v6 = decide(frame, c6, gates)
-display(claims_table(c6, v6).round(2).style.hide(axis="index"))
+display(format_claims(claims_table(c6, v6), "Claims E6: measured effect in probe accuracy points"))
 display(Markdown(chapter.describe_claims(record("mvd", c6, v6, results_dir=results_dir, profile=profile))))
 
 # %% [markdown]
@@ -106,12 +107,12 @@ t8 = chapter.table8(frame, profile, plan)
 rec.table(t8, "table8", seeds=P.seed_list,
           caption="Table 8: momentum-encoder (EMA) targets, trained twice as long, vs frozen teachers",
           extra=dict(ema_momentum=chapter.MVDConfig().ema_momentum, ema_schedule="cosine to 1 over the run"))
-t8
+display(*chapter.paper_and_measured(t8, "Table 8: bootstrapped (EMA) vs frozen teachers (top-1, %)"))
 
 # %%
 c7 = chapter.claims(frame, plan, ["E7.appearance", "E7.motion", "E7.init.appearance", "E7.init.motion"])
 v7 = decide(frame, c7, gates)
-display(claims_table(c7, v7).round(2).style.hide(axis="index"))
+display(format_claims(claims_table(c7, v7), "Claims E7: measured effect in probe accuracy points"))
 display(Markdown(chapter.describe_claims(record("mvd", c7, v7, results_dir=results_dir, profile=profile))))
 
 # %% [markdown]
@@ -121,10 +122,10 @@ display(Markdown(chapter.describe_claims(record("mvd", c7, v7, results_dir=resul
 t9 = chapter.table9(frame, profile)
 rec.table(t9, "table9", seeds=P.seed_list,
           caption="Table 9: per-token feature distillation (no mask, MLP head) vs masked reconstruction, video teacher")
-t9
+display(*chapter.paper_and_measured(t9, "Table 9: per-token distillation vs masked reconstruction (top-1, %)"))
 
 # %%
 c5 = chapter.claims(frame, plan, ["E5.appearance", "E5.motion"])
 v5 = decide(frame, c5, gates)
-display(claims_table(c5, v5).round(2).style.hide(axis="index"))
+display(format_claims(claims_table(c5, v5), "Claims E5: measured effect in probe accuracy points"))
 display(Markdown(chapter.describe_claims(record("mvd", c5, v5, results_dir=results_dir, profile=profile))))

@@ -30,7 +30,7 @@ results_dir = None
 from IPython.display import Markdown, display
 
 from maskedav.chapters import mvd as chapter
-from maskedav.study import claims_table, decide, gate, record
+from maskedav.study import claims_table, decide, format_claims, gate, record
 
 P, study, rec = chapter.session(profile, results_dir)
 plan = chapter.plan(P)
@@ -48,13 +48,14 @@ rec.table(t1, "table1", seeds=P.seed_list,
                   "SSv2 fine-tuning top-1; this book: SynthAV appearance / motion linear probe (layout readout), "
                   "mean ± sd over seeds",
           extra=dict(student_steps=plan.student_steps, teacher_steps=plan.teacher_steps))
-t1
+display(*chapter.paper_and_measured(t1, "Table 1: image teacher, video teacher, co-teaching (top-1, %)"))
 
 # %%
 claims1 = chapter.claims(frame, plan, ["E1.appearance", "E1.motion", "E2.appearance", "E2.motion"])
 verdicts1 = decide(frame, claims1, gates)
 ledger1 = record("mvd", claims1, verdicts1, results_dir=results_dir, profile=profile)
-display(claims_table(claims1, verdicts1).round(2).style.hide(axis="index"))
+display(format_claims(claims_table(claims1, verdicts1), "Claims E1-E2: measured effect in probe accuracy points, "
+                                                        "its 80 % interval and the rule's verdict"))
 display(Markdown(chapter.describe_claims(ledger1)))
 
 # %% [markdown]
@@ -72,11 +73,12 @@ rec.table(t2, "table2", seeds=P.seed_list,
                   "ep; this book: MVD students for a quarter of the teachers' steps vs the baselines' VideoMAE",
           extra=dict(student_steps=plan.student_steps, teacher_steps=plan.teacher_steps, large=plan.large,
                      large_seeds=list(plan.large_seeds)))
-t2
+display(*chapter.paper_and_measured(t2, "Table 2: MVD vs VideoMAE across teacher sizes (top-1, %)"))
 
 # %%
 claims2 = chapter.claims(frame, plan, ["E3.appearance", "E3.motion", "E4.appearance", "E4.motion"])
 verdicts2 = decide(frame, claims2, gates)
 ledger2 = record("mvd", claims2, verdicts2, results_dir=results_dir, profile=profile)
-display(claims_table(claims2, verdicts2).round(2).style.hide(axis="index"))
+display(format_claims(claims_table(claims2, verdicts2), "Claims E3-E4: measured effect in probe accuracy points, "
+                                                        "its 80 % interval and the rule's verdict"))
 display(Markdown(chapter.describe_claims(ledger2)))

@@ -41,11 +41,14 @@ from IPython.display import Markdown, display
 
 from maskedav.chapters import baselines
 from maskedav.chapters import mvd as chapter
-from maskedav.study import format_gate
+from maskedav.study import format_gate, format_table
 
 P, study, rec = chapter.session(profile, results_dir)
 plan = chapter.plan(P)
-plan
+format_table(pd.DataFrame(vars(plan).items(), columns=["", "value"]).astype(str),
+             caption="The chapter's plan at this profile: steps of the teachers (the profile's schedule, the "
+                     "paper's 1600 epochs), the students (a quarter), the bootstrapped students (twice that) and "
+                     "Table 6's teacher (half); the larger and the base teachers' sizes")
 
 # %% [markdown]
 # ## The budget
@@ -62,7 +65,10 @@ costs = chapter.step_costs(P, evaluation=True)
 arms = list(chapter.teacher_arms(study).values()) + list(chapter.student_arms(study).values())
 budget = chapter.budget_table(study, costs, arms, eval_s=costs["eval_model"])
 display(Markdown(chapter.budget_prose(study, costs, budget)))
-display(budget.round(3).style.hide(axis="index"))
+display(format_table(budget, {"runs": "{:.0f}", "steps (clips)": "{:,.0f}", "s per step (clip, model)": "{:.3f}",
+                             "core-seconds": "{:,.1f}"},
+                     caption="The budget per block: runs, steps (or clips), measured seconds per step on one "
+                             "thread, core-seconds"))
 
 # %% [markdown]
 # ## Pre-training
@@ -75,7 +81,9 @@ runs = chapter.pretrain(study)
 train_s = pd.DataFrame([dict(arm=a, seeds=len(rs), steps=rs[0].arm.steps or P.train.steps,
                              train_s=sum(r.train_s for r in rs), cached=all(r.cached for r in rs))
                         for a, rs in runs.items()])
-display(train_s.round(1).style.hide(axis="index"))
+display(format_table(train_s, {"train_s": "{:.1f}"},
+                     caption="Pre-training per arm: seeds, steps, seconds of training summed over the seeds "
+                             "(cached: read from the cache, not trained now)"))
 
 # %% [markdown]
 # ## The learning gate
@@ -92,14 +100,14 @@ display(train_s.round(1).style.hide(axis="index"))
 frame = chapter.evaluate(study, runs)
 ceiling = chapter.ceiling(P)
 table = chapter.gate_table(study, frame, ceiling)
-rec.table(table, "learning_gate", seeds=P.seed_list,
-          caption="MVD learning gate: test accuracy (%) per task and protocol — chance, supervised ceiling, each "
-                  "arm at random init and pre-trained (mean ± sd over seeds), the paired gain with its 80 % "
-                  "interval, the test set's standard error, the minimum detectable effect",
+caption = ("MVD learning gate: test accuracy (%) per task and protocol — chance, supervised ceiling, each arm at "
+           "random init and pre-trained (mean ± sd over seeds), the paired gain with its 80 % interval, the test "
+           "set's standard error, the minimum detectable effect")
+rec.table(table, "learning_gate", seeds=P.seed_list, caption=caption,
           extra=dict(student_steps=plan.student_steps, teacher_steps=plan.teacher_steps,
                      bootstrap_steps=plan.bootstrap_steps, short_teacher_steps=plan.short_teacher_steps,
                      large=plan.large, large_seeds=list(plan.large_seeds)))
-format_gate(table)
+format_gate(table, caption)
 
 # %%
 display(Markdown(baselines.describe_gate(table[table.protocol == chapter.CLAIM_PROTOCOL])))

@@ -33,7 +33,7 @@ from IPython.display import Markdown, display
 
 from maskedav.chapters import mvd as chapter
 from maskedav.claims import record_claim
-from maskedav.study import gate
+from maskedav.study import format_table, gate
 
 P, study, rec = chapter.session(profile, results_dir)
 runs = chapter.pretrain(study)                    # the cached runs of the gate page
@@ -46,8 +46,9 @@ frame = chapter.evaluate(study, runs)
 teachers = ["mae", "videomae", "mae_large", "videomae_large", "videomae_short"]
 rows = frame[frame.arm.isin(teachers) & (frame.init == "pretrained")]
 summary = (rows.groupby(["arm", "label", "task", "protocol"]).accuracy.agg(["mean", "std", "count"])
-           .round(1).reset_index())
-display(summary.style.hide(axis="index"))
+           .reset_index().rename(columns={"count": "seeds"}))
+display(format_table(summary, {"mean": "{:.1f}", "std": "{:.1f}"},
+                     caption="The teachers' test accuracy (%) per task and protocol, mean and std over seeds"))
 display(Markdown(chapter.describe_teachers(frame, {t: study.chance(t) for t in chapter.TASKS})))
 
 # %% [markdown]
@@ -70,10 +71,12 @@ rec.figure(fig, "fig3", seeds=sorted(sims),
 
 # %%
 off = pd.DataFrame([{"seed": s, **{k: float(v.mean()) for k, v in d["offdiag"].items()}} for s, d in sims.items()])
-display(off.round(3).style.hide(axis="index"))
+display(format_table(off, {k: "{:.3f}" for k in off.columns if k != "seed"},
+                     caption="Mean off-diagonal cosine similarity of Fig. 3, per teacher seed"))
 v = chapter.e8_verdict(sims, gate(frame))
 E8 = chapter.E8
-row = record_claim(results_dir, "mvd", E8["id"], E8["table"], E8["statement"], E8["paper_effect"], v, profile)
+row = record_claim(results_dir, "mvd", E8["id"], E8["table"], E8["statement"], E8["paper_effect"], v, profile,
+                   E8["unit"])
 print(f"E8: image teacher {v.mean_a:.3f} vs video teacher {v.mean_b:.3f} mean off-diagonal similarity "
       f"({v.n_seeds} teacher seeds; effect {v.effect:+.3f}, 80 % interval [{v.ci_low:+.3f}, {v.ci_high:+.3f}], "
       f"floor {v.floor_se:.4f}) → {row['verdict']}{' (' + v.note + ')' if v.note else ''}.")

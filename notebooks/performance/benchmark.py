@@ -44,6 +44,7 @@ device = torch.device(P.resolve_device())
 on_gpu = device.type == "cuda"
 rec = Recorder("performance", profile=profile, results_dir=results_dir, parameters=dict(profile=profile),
                device=torch.cuda.get_device_name(device) if on_gpu else "cpu")
+viz.set_style()
 # paper sizes on a GPU; the profile's small sizes elsewhere (a CPU step of ViT-B on 1568 tokens takes seconds)
 small = None if on_gpu else P
 timed_steps, batch = (10, 32) if on_gpu else (max(2, min(5, P.train.steps)), min(P.train.batch_size, 8))
@@ -81,7 +82,7 @@ num = pd.DataFrame(num_rows)
 _ = rec.table(num, "training_numerics", extra=dict(grad_cosine_first_step=grad_cos),
               caption="VideoMAE trained from the same initial weights on the same random batches and masks in fp32 "
                       "and under bf16 autocast: loss per step and relative gap |bf16 − fp32| / fp32.")
-fig, ax = plt.subplots(1, 2, figsize=(9, 3))
+fig, ax = viz.panel_grid(2, ncols=2)
 ax[0].plot(num.step, num.loss_fp32, label="fp32")
 ax[0].plot(num.step, num.loss_bf16, "--", label="bf16 autocast")
 ax[0].set_xlabel("step")
@@ -111,8 +112,7 @@ _ = rec.table(thr, "throughput",
 display(thr.round(2))
 
 # %%
-viz.set_style()
-fig, ax = plt.subplots(figsize=(8, 0.6 + 0.45 * len(thr)))
+fig, ax = plt.subplots(figsize=(viz.PAGE_WIDTH, 0.6 + 0.45 * len(thr)))
 labels = [f"{m} [{p}]" for m, p in zip(thr.method, thr.precision)]
 ax.barh(labels, thr.clips_per_s, color=[viz.PALETTE[0] if p == "fp32" else viz.PALETTE[1] for p in thr.precision])
 ax.invert_yaxis()

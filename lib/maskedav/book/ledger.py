@@ -20,13 +20,14 @@ VERDICT_COLOURS = {"reproduced": "#009E73", "contradicted": "#D55E00", "inconclu
                    "untestable": "#CC79A7"}
 FOREST_FIGURE = "claims_forest.png"
 
-# The unit of a claim's measured effect, from the words of its statement, else of the paper's effect
-# (claims.csv has no unit column): the first match wins.
+# The unit of a claim's measured effect when its row has none (claims.csv written before its ``unit``
+# column): from the words of its statement, else of the paper's effect; the first match wins.
 _UNITS = (("100·", "% (relative gain)"), ("relative", "% (relative gain)"), ("cosine", "cosine similarity"),
           ("MSE", "MSE"), ("top-1", "top-1 points"))
 
 
 def claim_unit(statement: str, paper_effect: str = "") -> str:
+    """A claim's unit inferred from its wording (:data:`_UNITS`); blank when nothing matches."""
     for text in (statement, paper_effect):
         unit = next((unit for word, unit in _UNITS if word in str(text)), "")
         if unit:
@@ -56,7 +57,15 @@ def all_claims(results: Path):
     frames = [read_claims(t).assign(tree="" if t == results else f"{t.relative_to(results).as_posix()}/")
               for t in trees]
     frames = [f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else read_claims(results).assign(tree="")
+    return with_units(pd.concat(frames, ignore_index=True) if frames else read_claims(results).assign(tree=""))
+
+
+def with_units(df):
+    """``df`` with a ``unit`` on every row: the claim's own (claims.csv's ``unit`` column), else the one
+    :func:`claim_unit` infers from its wording (rows written before the column existed)."""
+    given = df["unit"] if "unit" in df else [None] * len(df)
+    return df.assign(unit=[u if isinstance(u, str) and u else claim_unit(s, p)
+                           for u, s, p in zip(given, df.statement, df.paper_effect)])
 
 
 def rule_once(rules) -> list[str]:
@@ -76,12 +85,11 @@ def notebook_page(results: Path, stage_dir: Path, row) -> str | None:
 
 
 def measured_cell(row) -> str:
-    """The effect, its interval, the unit and the seeds, one per line."""
+    """The effect, its interval, the unit and the seeds, one per line (``row`` of :func:`all_claims`)."""
     effect = number(row.measured_effect)
     interval = f"[{number(row.ci_low)}, {number(row.ci_high)}]" if not math.isnan(row.ci_low) else "no interval"
-    unit = claim_unit(row.statement, row.paper_effect)
     seeds = f"{int(row.n_seeds)} seed{'s' if int(row.n_seeds) != 1 else ''}"
-    return "<br>".join(x for x in (f"**{effect}**" if effect else "", interval, unit, seeds) if x)
+    return "<br>".join(x for x in (f"**{effect}**" if effect else "", interval, row.unit, seeds) if x)
 
 
 def _cell(text) -> str:
@@ -90,14 +98,14 @@ def _cell(text) -> str:
 
 
 def forest_plot(df, path: Path) -> None:
-    """Effects with their intervals, one panel per paper and unit (each in its own unit), points
-    coloured by verdict; claims decided on one seed have no interval and a hollow marker."""
+    """Effects with their intervals, one panel per paper and unit (each in its own unit: ``df`` as
+    :func:`all_claims` returns it), points coloured by verdict; claims decided on one seed have no
+    interval and a hollow marker."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    df = df.assign(unit=[claim_unit(s, p) for s, p in zip(df.statement, df.paper_effect)])
     groups = [(key, sub) for key, sub in df.groupby(["paper", "profile", "unit"], sort=True)]
     heights = [len(sub) + 1.2 for _, sub in groups]
     fig, axes = plt.subplots(len(groups), 1, figsize=(8, 0.32 * sum(heights) + 0.6),

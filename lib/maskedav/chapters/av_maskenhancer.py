@@ -630,16 +630,21 @@ def _clip_floor(hf, arm_a: str, arm_b: str) -> float:
     return float(np.mean(ses)) if ses else 0.0
 
 
+#: The unit of C6's and C7's effects: a difference of relative MSE gains 100·(VideoMAE − AV)/VideoMAE.
+RELATIVE_GAIN = "% (relative MSE gain)"
+
+
 @dataclass
 class ReconClaim:
     """A reconstruction claim as recorded: its id, table, statement (what is compared), the paper's
-    effect and the verdict (:func:`maskedav.claims.verdict`, paired by seed)."""
+    effect, the verdict (:func:`maskedav.claims.verdict`, paired by seed) and the unit of its effect."""
 
     id: str
     table: str
     statement: str
     paper_effect: str
     verdict: object
+    unit: str = "MSE (raw pixels)"
 
 
 def fig3_claims(runs: ChapterRuns, hf) -> list[ReconClaim]:
@@ -696,7 +701,7 @@ def c7_claim(hf) -> ReconClaim:
                       "main budget: the relative held-out MSE gain 100·(VideoMAE − AV)/VideoMAE of AV w/ cross-attention "
                       "on the sounding object's masked pixels (a) exceeds that on the other masked pixels (b); "
                       "per seed, paired",
-                      "qualitative ('restores the hairdryer better')", v)
+                      "qualitative ('restores the hairdryer better')", v, unit=RELATIVE_GAIN)
 
 
 def c6_claim(gains: dict[int, dict]) -> ReconClaim:
@@ -709,7 +714,7 @@ def c6_claim(gains: dict[int, dict]) -> ReconClaim:
     return ReconClaim("C6", "degradation_sweep",
                       f"ablation budget, {len(gains[worst])} seed(s): the relative held-out MSE gain of AV w/ cross-attention "
                       f"over VideoMAE is larger on ×{worst} down-sampled video (a) than on clean video (b)",
-                      "motivation only (low-resolution / blurry video), not measured", v)
+                      "motivation only (low-resolution / blurry video), not measured", v, unit=RELATIVE_GAIN)
 
 
 def record_recon(claims: Sequence[ReconClaim], *, results_dir, profile: str):
@@ -721,11 +726,13 @@ def record_recon(claims: Sequence[ReconClaim], *, results_dir, profile: str):
 
     rows = []
     for c in claims:
-        led = record_claim(results_dir, PAPER, c.id, c.table, c.statement, c.paper_effect, c.verdict, profile)
+        led = record_claim(results_dir, PAPER, c.id, c.table, c.statement, c.paper_effect, c.verdict, profile,
+                           c.unit)
         v = c.verdict
+        ci = "" if math.isnan(v.ci_low) else f"[{v.ci_low:.4g}, {v.ci_high:.4g}]"
         rows.append(dict(claim=c.id, statement=c.statement, paper=c.paper_effect, a=v.mean_a, b=v.mean_b,
-                         effect=v.effect, ci=f"[{v.ci_low:.4g}, {v.ci_high:.4g}]", mde=v.mde, p=v.p_value,
-                         seeds=v.n_seeds, verdict=v.verdict, note=v.note, ledger_verdict=led["verdict"]))
+                         effect=v.effect, unit=c.unit, ci=ci, mde=v.mde, p=v.p_value, seeds=v.n_seeds,
+                         verdict=v.verdict, note=v.note, ledger_verdict=led["verdict"]))
     return pd.DataFrame(rows)
 
 
@@ -903,59 +910,63 @@ def fig3_figure(runs: ChapterRuns, hf):
     """Fig. 3: held-out masked-patch MSE (raw pixels, first 256 validation clips under the study's fixed
     masks) vs step, mean ± std over seeds: (a) the main budget, (b) the ablation budget's five variants,
     (c) their relative gap to the VideoMAE of the same budget (paired by seed), (d) the final MSE on the
-    sounding object's masked pixels and on the rest (:data:`HELDOUT_CLIPS` clips)."""
-    import matplotlib.pyplot as plt
+    sounding object's masked pixels and on the rest (:data:`HELDOUT_CLIPS` clips). One colour per
+    variant in every panel, named in the legend below the panels."""
+    from matplotlib.lines import Line2D
 
     from maskedav import viz
 
     viz.set_style()
     B = budgets(runs.P)
     abl = [arm_name(v, B["ablation"]) for v in VARIANTS]
-    fig, axes = plt.subplots(1, 4, figsize=(18, 3.8))
+    colour = {v: viz.PALETTE[i] for i, v in enumerate(VARIANTS)}
+    fig, axes = viz.panel_grid(4, ncols=2, panel=(4.0, 3.2))
 
-    def curves(names):
-        return {runs.label(n): [(np.array([r["step"] for r in run.eval_history if r["step"] > 0], float),
-                                 np.array([r["loss_recon"] for r in run.eval_history if r["step"] > 0], float))
-                                for run in runs.runs[n]] for n in names}
+    def curves(ax, names, title):
+        ax.set_prop_cycle(color=[colour[_variant_of(runs, n)] for n in names])
+        viz.loss_curves(ax, {VARIANT_LABELS[_variant_of(runs, n)]:
+                             [(np.array([r["step"] for r in run.eval_history if r["step"] > 0], float),
+                               np.array([r["loss_recon"] for r in run.eval_history if r["step"] > 0], float))
+                              for run in runs.runs[n]] for n in names},
+                        ylabel="held-out masked-patch MSE", logy=True, legend=False)
+        ax.set_title(title)
 
-    viz.loss_curves(axes[0], curves(["videomae", "av_xattn"]), ylabel="held-out masked-patch MSE", logy=True)
-    axes[0].set_title(f"(a) main budget ({B['main'].steps} steps)")
-    axes[0].legend(fontsize=6.5)
-    viz.loss_curves(axes[1], curves(abl), ylabel="held-out masked-patch MSE", logy=True)
-    axes[1].set_title(f"(b) ablation budget ({B['ablation'].steps} steps)")
-    axes[1].axvline(EARLY_FRACTION * B["ablation"].steps, color="grey", lw=0.8, ls=":")
-    axes[1].legend(fontsize=6.5)
+    curves(axes[0], ["videomae", "av_xattn"], f"(a) main budget ({B['main'].steps} steps)")
+    curves(axes[1], abl, f"(b) ablation budget ({B['ablation'].steps} steps)")
+    axes[1].axvline(EARLY_FRACTION * B["ablation"].steps, color=viz.COLORS["annotation"], lw=0.8, ls=":")
     for i, (base, names) in enumerate(((abl[0], abl[1:]), ("videomae", ["av_xattn"]))):
         ref = {r.seed: np.array([x["loss_recon"] for x in r.eval_history]) for r in runs.runs[base]}
-        for j, n in enumerate(names):
+        for n in names:
             rel = [100.0 * (ref[r.seed] - np.array([x["loss_recon"] for x in r.eval_history])) / ref[r.seed]
                    for r in runs.runs[n] if r.seed in ref]
             steps = np.array([x["step"] for x in runs.runs[n][0].eval_history], float)
             keep = steps > 0
             vals = np.stack(rel)[:, keep]
             m, s = vals.mean(0), vals.std(0)
-            colour = viz.PALETTE[(j + 1 + 4 * i) % len(viz.PALETTE)]
-            x = steps[keep] / steps[-1]
-            axes[2].plot(x, m, color=colour, ls="-" if i == 0 else "--", label=runs.label(n))
-            axes[2].fill_between(x, m - s, m + s, color=colour, alpha=0.15)
-    axes[2].axhline(0, color="k", lw=0.8)
-    axes[2].axvline(EARLY_FRACTION, color="grey", lw=0.8, ls=":")
+            x, c = steps[keep] / steps[-1], colour[_variant_of(runs, n)]
+            axes[2].plot(x, m, color=c, ls="-" if i == 0 else "--")
+            axes[2].fill_between(x, m - s, m + s, color=c, alpha=0.15)
+    axes[2].axhline(0, color=viz.COLORS["reference"], lw=0.8)
+    axes[2].axvline(EARLY_FRACTION, color=viz.COLORS["annotation"], lw=0.8, ls=":")
     axes[2].set_xlabel("fraction of training")
     axes[2].set_ylabel("MSE gain over VideoMAE (%)")
-    axes[2].set_title("(c) 100·(VideoMAE − variant)/VideoMAE, same budget")
-    axes[2].legend(fontsize=6)
-    names = [n for n in ["videomae", "av_xattn", *abl] if n in set(hf.arm)]
-    x = np.arange(len(names))
-    for k, (key, label) in enumerate((("mse_source", "sounding object"), ("mse_rest", "other masked pixels"))):
+    axes[2].set_title("(c) 100·(VideoMAE − variant) / VideoMAE")
+    axes[2].legend(handles=[Line2D([], [], color="k", ls=ls, label=f"{b} budget") for ls, b in
+                            (("-", "ablation"), ("--", "main"))])
+    names = [n for n in ["videomae", "av_xattn", *abl] if n in set(hf.arm)][::-1]
+    y = np.arange(len(names))
+    for k, (key, label, c) in enumerate((("mse_source", "sounding object", viz.OKABE_ITO["sky blue"]),
+                                         ("mse_rest", "other masked pixels", viz.COLORS["annotation"]))):
         ms = [mean_std(hf[hf.arm == n][key]) for n in names]
-        axes[3].bar(x + (k - 0.5) * 0.38, [m for m, _ in ms], 0.38, yerr=[0 if math.isnan(s) else s for _, s in ms],
-                    capsize=2, label=label)
+        axes[3].barh(y + (0.5 - k) * 0.38, [m for m, _ in ms], 0.38, xerr=[0 if math.isnan(s) else s for _, s in ms],
+                     capsize=2, label=label, color=c)
     steps = {n: runs.arms[n].steps or runs.P.train.steps for n in names}
-    axes[3].set_xticks(x, [f"{_SHORT[_variant_of(runs, n)]}\n{steps[n]} st." for n in names], fontsize=6.5)
-    axes[3].set_ylabel("final held-out MSE")
-    axes[3].set_title("(d) masked pixels: sounding object vs rest")
-    axes[3].legend(fontsize=7)
+    axes[3].set_yticks(y, [f"{_SHORT[_variant_of(runs, n)]}, {steps[n]} st." for n in names])
+    axes[3].set_xlabel("final held-out MSE")
+    axes[3].set_title("(d) sounding object vs the rest")
+    axes[3].legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     fig.tight_layout()
+    viz.legend_below(fig, *axes[1].get_legend_handles_labels())
     return fig
 
 
@@ -977,7 +988,7 @@ def pick_clips(held: dict, k: int = 3) -> list[int]:
 
 
 @torch.no_grad()
-def fig2_figure(models: dict, held: dict, clips: Sequence[int], frames: Sequence[int] = (0, 2, 4, 6)):
+def fig2_figure(models: dict, held: dict, clips: Sequence[int], frames: Sequence[int] = (0, 3, 6)):
     """Fig. 2: for each clip (a block of columns = frames), rows ground truth | masked input | one row per
     model, every model under the **same** fixed mask; each row is labelled with the clip's masked-patch
     MSE in pixels (and on the sounding object). The sounding object is outlined on the ground truth.
@@ -1019,25 +1030,23 @@ def fig2_figure(models: dict, held: dict, clips: Sequence[int], frames: Sequence
     rows = {"ground truth": rows.pop("ground truth"), f"masked input ({held['mask_ratio']:.0%})": masked, **rows}
     names = list(rows)
     nf = len(frames)
-    fig, axes = plt.subplots(len(names), nf * len(clips), figsize=(1.05 * nf * len(clips), 1.15 * len(names)),
-                             squeeze=False)
-    for ci, c in enumerate(clips):
+    fig = plt.figure(figsize=(viz.PAGE_WIDTH, 1.0 * len(names) + 0.3))
+    blocks = fig.add_gridspec(1, len(clips), left=0.2, right=1.0, bottom=0.05, top=0.95, wspace=0.1)
+    for ci, c in enumerate(clips):                   # one block of columns per clip
+        grid = blocks[ci].subgridspec(len(names), nf, wspace=0.05, hspace=0.45)
         for ri, name in enumerate(names):
-            cols = axes[ri, ci * nf:(ci + 1) * nf]
-            viz.video_strip(cols, rows[name][ci], frames=frames)
+            cols = [fig.add_subplot(grid[ri, j]) for j in range(nf)]
+            viz.video_strip(cols, rows[name][ci], frames=frames, label=name if ci == 0 else None)
             if ri == 0:
                 for j, f in enumerate(frames):
                     cols[j].contour(held["source_mask"][c, f].float().numpy(), levels=[0.5], colors="w",
                                     linewidths=0.8)
-                    cols[j].set_title(f"clip {c}, t={f}", fontsize=7)
+                    cols[j].set_title(f"clip {c}, t={f}" if j == 0 else f"t={f}", fontsize=viz.MIN_FONT)
             s = [x for x in stats if x["clip"] == c and x["model"] == name]
             if s:
                 note = (f"MSE {s[0]['mse']:.4f} | source {s[0]['mse_source']:.3f}" if s[0]["view"] != "normalized"
                         else f"target-space MSE {s[0]['mse']:.3f}")
-                cols[0].set_xlabel(note, fontsize=6.5, loc="left")
-            if ci == 0:
-                cols[0].set_ylabel(name, fontsize=7)
-    fig.tight_layout(pad=0.2)
+                cols[0].set_xlabel(note, fontsize=viz.MIN_FONT, loc="left")
     return fig, pd.DataFrame(stats)
 
 
@@ -1075,12 +1084,12 @@ def fig1_figure(model: AVMaskEnhancer, batch: dict):
 
 
 def degradation_figure(table):
-    import matplotlib.pyplot as plt
-
+    """The degradation sweep: held-out MSE of VideoMAE and AV w/ against the down-sampling factor, and
+    the relative gain of AV over VideoMAE."""
     from maskedav import viz
 
     viz.set_style()
-    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.2))
+    fig, axes = viz.panel_grid(2, ncols=2, panel=(4.0, 3.2))
     x = table["downsample"].to_numpy()
     nan0 = lambda s: np.nan_to_num(s.to_numpy(float))  # noqa: E731
     for key, label in (("videomae_mse", "VideoMAE"), ("av_mse", "AV-MaskEnhancer (w/)")):
@@ -1089,11 +1098,11 @@ def degradation_figure(table):
     axes[0].set_xlabel("video down-sampling factor (input and target)")
     axes[0].set_ylabel("held-out masked-patch MSE")
     axes[0].legend()
-    axes[1].errorbar(x, table["gain_pct_mean"], yerr=nan0(table["gain_pct_std"]), marker="o", capsize=3, color="k")
-    axes[1].axhline(0, color="grey", lw=0.8)
+    axes[1].errorbar(x, table["gain_pct_mean"], yerr=nan0(table["gain_pct_std"]), marker="o", capsize=3, color=viz.COLORS["reference"])
+    axes[1].axhline(0, color=viz.COLORS["reference"], lw=0.8)
     axes[1].set_xscale("log", base=2)
     axes[1].set_xlabel("video down-sampling factor")
     axes[1].set_ylabel("MSE gain of AV over VideoMAE (%)")
-    axes[1].set_title("does the audio benefit grow as the video degrades?")
+    axes[1].set_title("does the gain grow as the video degrades?")
     fig.tight_layout()
     return fig

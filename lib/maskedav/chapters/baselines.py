@@ -209,8 +209,6 @@ def trivial_losses(result: BaselineResult, mask_seed: int = 12345) -> dict:
 def curves_figure(result: BaselineResult):
     """Held-out masked-reconstruction loss (fixed masks, validation clips) and the smoothed training loss,
     mean ± std over seeds; CAV-MAE: one panel per term (audio / video reconstruction, contrastive)."""
-    import matplotlib.pyplot as plt
-
     from maskedav import viz
 
     runs = result.runs
@@ -222,8 +220,8 @@ def curves_figure(result: BaselineResult):
         target = f"{result.config.norm_pix} norm-pix target" if result.config.norm_pix else "raw-pixel target"
         panels = [("loss_recon", "reconstruction", f"masked-patch MSE ({target})")]
     trivial = trivial_losses(result)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.0), squeeze=False)
-    for ax, (key, title, ylabel) in zip(axes[0], panels):
+    fig, axes = viz.panel_grid(len(panels), ncols=2)
+    for ax, (key, title, ylabel) in zip(axes, panels):
         width = max(len(runs[0].history) // 25, 1)
         train_c = [(np.array([r["step"] for r in run.history], float),
                     _smooth(np.array([r[key] for r in run.history], float), width)) for run in runs]
@@ -235,7 +233,7 @@ def curves_figure(result: BaselineResult):
         if key in trivial:
             label = ("chance: ln B" if key == "loss_contrast" else
                      "trivial: predict 0 (norm-pix)" if result.config.norm_pix else "trivial: mean pixel")
-            ax.axhline(trivial[key], color="0.4", ls="--", lw=0.8, label=label)
+            ax.axhline(trivial[key], color=viz.COLORS["chance"], ls="--", lw=0.8, label=label)
             ax.legend()
         ax.set_title(f"{result.label}: {title}")
     fig.tight_layout()
@@ -274,31 +272,22 @@ def reconstruction_figures(result: BaselineResult, *, seed_index: int = 0, sampl
 
     def grid(r: dict, display, columns_are_samples: bool, scale: float, what: str):
         mse = r["mse"].cpu()
+        title = f"{label}: {what}, held-out, fixed masks"
         if columns_are_samples:
             rows = OrderedDict([("ground truth", _stack_samples(display(r["input"]))),
                                 ("masked", _stack_samples(display(r["masked_input"]))),
-                                (label, _stack_samples(display(r["pasted"])))])
-            notes = {label: f"MSE {mse.mean():.3f}"}
-            fig = viz.reconstruction_grid(rows, notes=notes, scale=scale)
+                                ("prediction", _stack_samples(display(r["pasted"])))])
+            fig = viz.reconstruction_grid(rows, notes={"prediction": f"MSE {mse.mean():.3f}"}, scale=scale,
+                                          title=title)
             _sample_titles(fig, len(mse))
-        else:  # video: two clips, one column per frame
-            rows, notes = OrderedDict(), {}
-            for i in range(min(2, len(mse))):
-                rows[f"clip {i}"] = display(r["input"])[i]
-                rows[f"masked {i}"] = display(r["masked_input"])[i]
-                rows[f"{result.label} {i}"] = display(r["pasted"])[i]
-                notes[f"{result.label} {i}"] = f"MSE {mse[i]:.3f}"
-            fig = viz.reconstruction_grid(rows, notes=notes, scale=scale)
-        first = next(iter(rows.values()))
-        aspect = first.shape[-2] / first.shape[-1]           # panel height / width
-        n_rows, n_cols = len(rows), first.shape[1]
-        if aspect < 0.8:                                      # wide spectrograms: fill the row height
-            for ax in fig.axes:
-                ax.set_aspect("auto")
-        fig.set_size_inches(scale * n_cols, n_rows * max(scale * min(aspect, 1.0) * 1.1, 1.0) + 0.5)
-        fig.suptitle(f"{label}: {what}, held-out, fixed masks", fontsize=9)
-        fig.tight_layout(pad=0.3, rect=(0, 0, 1, 1 - 0.35 / fig.get_size_inches()[1]))
-        return fig
+            return fig
+        rows, notes = OrderedDict(), {}          # video: two clips, one column per frame
+        for i in range(min(2, len(mse))):
+            rows[f"clip {i}"] = display(r["input"])[i]
+            rows[f"masked {i}"] = display(r["masked_input"])[i]
+            rows[f"prediction {i}"] = display(r["pasted"])[i]
+            notes[f"prediction {i}"] = f"MSE {mse[i]:.3f}"
+        return viz.reconstruction_grid(rows, notes=notes, scale=scale, title=title)
 
     if result.name == "cav_mae":
         disp_a = _spectrogram_display(rec["audio"]["input"])
@@ -405,12 +394,16 @@ class Page:
         self.results: dict[str, BaselineResult] = {}
         viz.set_style()
 
-    def config(self) -> "pd.DataFrame":  # noqa: F821
-        """Every arm's config switches (the ViT sizes aside)."""
+    def config(self):
+        """Every arm's config switches (the ViT sizes aside), styled for the page."""
         import pandas as pd
 
-        return pd.DataFrame([{"arm": a.label, **{k: v for k, v in a.config.to_dict().items()
-                                                 if k not in ("vit", "audio", "video")}} for a in self.arms])
+        from maskedav.study import format_table
+
+        t = pd.DataFrame([{"arm": a.label, **{k: v for k, v in a.config.to_dict().items()
+                                              if k not in ("vit", "audio", "video")}} for a in self.arms])
+        return format_table(t, {c: "{:g}" for c in t.select_dtypes("float").columns},
+                            caption="The config switches of each arm (the ViT sizes: the model zoo page)")
 
     def pretrain(self) -> dict:
         """Train (or load) every arm for every seed; seconds of training per arm."""
@@ -436,4 +429,4 @@ class Page:
 
         _, table = evaluate(self.study, self.results, self.name)
         self.rec.table(table, f"{self.name}_probe", seeds=self.result.seeds, caption=caption)
-        return format_gate(table), describe_gate(table)
+        return format_gate(table, caption), describe_gate(table)

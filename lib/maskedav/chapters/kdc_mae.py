@@ -421,6 +421,10 @@ def table6(frame6: pd.DataFrame) -> pd.DataFrame:
 
 
 # ======================================================================================== claims
+#: The unit of Table 6's inpainting claims: points of 100·(1 − MSE/MSE_mean) on the masked patches.
+SKILL_UNIT = "inpainting-skill points"
+
+
 def claims() -> list[Claim]:
     """The paper's claims as comparisons on this book's data, fixed before the runs (spec §10.3):
     the probe on ``sound`` through the representation of the paper's column; Table 6 by its metrics."""
@@ -450,14 +454,15 @@ def claims() -> list[Claim]:
         Claim("E6-KDC", "table7", "for the no-overlap dual mask, time masking beats uniform, AV",
               "+0.78", "kdc_time" + av, "kdc" + av, TASK, P),
         Claim("E7", "table6", "KDC-MAE retrieves video from audio better than CAV-MAE (A→V R@10)",
-              "No Overlap -0.020, With Overlap +0.010", "kdc", "cavmae", "retrieval A→V", "R@10"),
+              "No Overlap -0.020, With Overlap +0.010", "kdc", "cavmae", "retrieval A→V", "R@10",
+              unit="A→V R@10 points"),
         Claim("E8-A", "table6", "KDC-MAE inpaints audio better than CAV-MAE (inpainting skill)",
-              "loss 1.9985 vs 2.1869", "kdc", "cavmae", "inpainting audio", "skill"),
+              "loss 1.9985 vs 2.1869", "kdc", "cavmae", "inpainting audio", "skill", unit=SKILL_UNIT),
         Claim("E8-V", "table6", "KDC-MAE inpaints video better than CAV-MAE (inpainting skill)",
-              "loss 2.8756 vs 2.9981", "kdc", "cavmae", "inpainting video", "skill"),
+              "loss 2.8756 vs 2.9981", "kdc", "cavmae", "inpainting video", "skill", unit=SKILL_UNIT),
         Claim("E9", "table6", "KDC-MAE localizes the sounding object no worse than CAV-MAE by more than 2 points "
               "(pointing game)", "avg cos sim 0.2798 vs 0.2884 ('quite competitive')", "kdc", "cavmae",
-              "localization", "pointing game", "not_less", 2.0),
+              "localization", "pointing game", "not_less", 2.0, unit="pointing-game hit-rate points"),
     ]
 
 
@@ -555,9 +560,9 @@ def exposure_figure(table: pd.DataFrame):
                     capsize=3, ls="none", label=f"{streams} stream{'s' if streams > 1 else ''}")
         for _, r in g.iterrows():
             ax.annotate(r.arm, (r.coverage_video * 100, r.accuracy), textcoords="offset points", xytext=(4, 4),
-                        fontsize=7)
+                        fontsize=viz.MIN_FONT)
     ax.set_xlabel("tokens visible to some stream per step (%)")
     ax.set_ylabel("AV probe accuracy on sound (%)")
-    ax.legend(fontsize=8)
+    ax.legend()
     fig.tight_layout()
     return fig

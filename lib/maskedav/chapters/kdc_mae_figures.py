@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 import torch
+from maskedav import viz
 from maskedav.generators import kept_generator
 
 __all__ = ["MODULE_GROUPS", "STREAM_COLOURS", "architecture_trace", "fig1_figure", "token_labels",
@@ -31,8 +32,8 @@ __all__ = ["MODULE_GROUPS", "STREAM_COLOURS", "architecture_trace", "fig1_figure
 MODULE_GROUPS = ("audio encoder", "video encoder", "joint encoder", "decoder")
 #: Colours of "visible in stream k" (k = 1, 2, 3, ...), of "visible in several streams" and of
 #: "masked in every stream" (spec §7, Fig. 2a).
-STREAM_COLOURS = ("#4C72B0", "#DD8452", "#55A868", "#8172B3", "#DA8BC3")
-OVERLAP_COLOUR = "#C44E52"
+STREAM_COLOURS = tuple(viz.OKABE_ITO[c] for c in ("blue", "orange", "bluish green", "reddish purple", "sky blue"))
+OVERLAP_COLOUR = viz.OKABE_ITO["vermillion"]
 MASKED_COLOUR = "#202020"
 
 
@@ -84,8 +85,6 @@ def architecture_trace(model, batch) -> list[dict]:
     """The modules a real forward pass of ``model`` (eval mode) calls, in call order, with their output
     shapes and parameter counts (:func:`maskedav.viz.trace_modules`), plus ``group`` (audio / video /
     joint / decoder / loss mixer) and ``calls``: how often the module ran in that pass."""
-    from maskedav import viz
-
     parts = _diagram_parts(model)
     view = _Diagram(model, parts)
     counts = dict.fromkeys(parts, 0)
@@ -115,8 +114,6 @@ def fig1_figure(model, batch):
     """Fig. 1 drawn from the implemented model: a traced forward pass of ``model`` (its modules in call
     order, the shapes they return, their parameters and how often the weight-shared streams called them),
     coloured audio / video / joint / decoder. Returns ``(fig, trace)``."""
-    from maskedav import viz
-
     viz.set_style()
     trace = architecture_trace(model, batch)
     c = model.config
@@ -178,8 +175,6 @@ def mask_figure(model, batch, index: int = 0):
     The model is left in eval mode and its generator as it was."""
     import matplotlib.pyplot as plt
 
-    from maskedav import viz
-
     viz.set_style()
     model.eval()
     c = model.config
@@ -197,7 +192,7 @@ def mask_figure(model, batch, index: int = 0):
 
     T, F = fbank.shape[1:]
     H, W = frame.shape[-2:]
-    fig, (axv, axa) = plt.subplots(1, 2, figsize=(10.5, 3.6), gridspec_kw=dict(width_ratios=[1, 2.2]))
+    fig, (axv, axa) = plt.subplots(1, 2, figsize=(viz.PAGE_WIDTH, 3.6), gridspec_kw=dict(width_ratios=[1, 1.8]))
     axv.imshow(frame[index].clamp(0, 1).permute(1, 2, 0).numpy(), extent=(0, W, H, 0))
     axv.imshow(_label_rgba(pix_v, S), extent=(0, W, H, 0))
     gh, gw = sv.grid
@@ -207,8 +202,8 @@ def mask_figure(model, batch, index: int = 0):
     for x in range(1, gw):
         axv.axvline(x * pw, color="white", lw=0.5)
     axv.set_xlabel("x (pixels)"), axv.set_ylabel("y (pixels)")
-    axv.set_title(f"video: middle frame, {gh}×{gw} patches of {ph}×{pw}")
-    axv.legend(handles=_legend_handles(lab_v, S, "patches"), loc="upper center", bbox_to_anchor=(0.5, -0.2),
+    axv.set_title(f"video: middle frame,\n{gh}×{gw} patches of {ph}×{pw}")
+    axv.legend(handles=_legend_handles(lab_v, S, "patches"), loc="upper center", bbox_to_anchor=(0.5, -0.3),
                ncol=1, frameon=False)
 
     spec = fbank[index].numpy().T                                                  # (F, T), mel 0 at the bottom
@@ -220,11 +215,11 @@ def mask_figure(model, batch, index: int = 0):
     for f in range(1, F // pf):
         axa.axhline(f * pf, color="white", lw=0.4)
     axa.set_xlabel("time (fbank frames)"), axa.set_ylabel("mel bin")
-    axa.set_title(f"audio: fbank, {sa.n_freq}×{sa.n_time} (freq × time) patches of {pf}×{pt}, "
+    axa.set_title(f"audio: fbank, {sa.n_freq}×{sa.n_time} (freq × time)\npatches of {pf}×{pt}, "
                   f"layout \"{sa.layout}\"")
-    axa.legend(handles=_legend_handles(lab_a, S, "patches"), loc="upper center", bbox_to_anchor=(0.5, -0.2),
+    axa.legend(handles=_legend_handles(lab_a, S, "patches"), loc="upper center", bbox_to_anchor=(0.5, -0.3),
                ncol=2, frameon=False)
-    fig.suptitle(f"Fig. 2a from the model's mask generator (sample {index}): {S} streams, {_mask_kind(c)}\n"
+    fig.suptitle(f"Fig. 2a from the model's mask generator (sample {index}): {S} streams,\n{_mask_kind(c)}; "
                  "audio and video masks are drawn independently of each other")
     fig.tight_layout()
     return fig
@@ -295,19 +290,17 @@ def routing_figure(table):
     a term that sends no gradient to a module is shown as "0" on a grey cell."""
     import matplotlib.pyplot as plt
 
-    from maskedav import viz
-
     viz.set_style()
     vals = table.to_numpy(float)
     logs = np.ma.masked_where(vals <= 0, np.log10(np.where(vals > 0, vals, 1.0)))
     fig, ax = plt.subplots(figsize=(1.5 * vals.shape[1] + 2.2, 0.6 * vals.shape[0] + 1.6))
-    cmap = plt.get_cmap("viridis").with_extremes(bad="#dddddd")
+    cmap = plt.get_cmap(viz.CMAPS["heatmap"]).with_extremes(bad="#dddddd")
     im = ax.imshow(logs, cmap=cmap, aspect="auto")
     for i in range(vals.shape[0]):
         for j in range(vals.shape[1]):
             v = vals[i, j]
             text = "0" if v <= 0 else f"{v:.1e}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=8,
+            ax.text(j, i, text, ha="center", va="center", fontsize=viz.MIN_FONT,
                     color="black" if v <= 0 or logs[i, j] > np.ma.median(logs) else "white")
     ax.set_xticks(range(vals.shape[1]), list(table.columns))
     weights = table.attrs.get("weights", {})
@@ -324,45 +317,36 @@ def routing_figure(table):
 # ------------------------------------------------------------------------------------ inpainting
 def inpainting_figure(model, batch, masks, index: int = 0):
     """Reconstructions of sample ``index`` under each stream's masks (``masks``: ``model.stream_masks``'s
-    list of ``(audio Mask, video Mask)``): one row per stream, columns frame original / masked /
-    reconstruction (visible patches pasted over the prediction) and the same for the spectrogram
-    (one colour scale per row's spectrograms). The title of each reconstruction gives its masked-patch MSE."""
+    list of ``(audio Mask, video Mask)``): two rows per stream, its frame and its spectrogram (one colour
+    scale per row), columns original / masked / reconstruction (visible patches pasted over the
+    prediction). The title of each reconstruction gives its masked-patch MSE."""
     import matplotlib.pyplot as plt
-
-    from maskedav import viz
 
     viz.set_style()
     S = len(masks)
-    fig, axes = plt.subplots(S, 6, figsize=(14, 2.3 * S + 0.5), squeeze=False,
-                             gridspec_kw=dict(width_ratios=[1, 1, 1, 1.8, 1.8, 1.8]))
+    fig, axes = plt.subplots(2 * S, 3, figsize=(viz.PAGE_WIDTH, 4.0 * S + 1.0), squeeze=False)
     names = ("original", "masked", "reconstruction")
     for s, (ma, mv) in enumerate(masks):
         rec = model.reconstruct(batch, mask=dict(audio=ma, video=mv))
-        for modality, col0 in (("video", 0), ("audio", 3)):
-            r = rec[modality]
+        for k, (modality, what) in enumerate((("video", "frame"), ("audio", "spectrogram"))):
+            r, row = rec[modality], axes[2 * s + k]
             x = torch.stack([r["input"][index], r["masked_input"][index], r["pasted"][index]]).detach().cpu()
             shown = model.display(x, modality)                       # (3, 3, 1, h, w), one scale for the three
-            for j in range(3):
-                ax = axes[s, col0 + j]
+            for j, ax in enumerate(row):
                 ax.imshow(shown[j, :, 0].clamp(0, 1).permute(1, 2, 0).numpy(),
                           aspect="equal" if modality == "video" else "auto")
                 ax.set_xticks([]), ax.set_yticks([])
-                what = "frame" if modality == "video" else "spectrogram"
-                title = f"{what} {names[j]}"
+                title = names[j]
                 if j == 1:
                     visible = int((~r["mask"].mask[index]).sum())
                     title += f" ({visible}/{r['mask'].num_tokens} visible)"
                 if j == 2:
-                    title += f"\nmasked-patch MSE {float(r['mse'][index]):.3f}"
+                    title += f", MSE {float(r['mse'][index]):.3f}"
                 ax.set_title(title)
-                if modality == "audio":
-                    ax.set_xlabel("time")
-                    if j == 0:
-                        ax.set_ylabel("mel bin")
-        axes[s, 0].set_ylabel(f"stream {s + 1}", fontsize=10)
+            row[0].set_ylabel(f"stream {s + 1}\n{what}", rotation=0, ha="right", va="center")
     c = model.config
-    fig.suptitle(f"inpainting of sample {index} under each stream's masks ({_mask_kind(c)}); "
-                 "each stream reconstructs\nthe complement of what it sees (reconstruction = visible patches "
-                 "pasted over the prediction)")
+    fig.suptitle(f"inpainting of sample {index} under each stream's masks ({_mask_kind(c)});\n"
+                 "each stream reconstructs the complement of what it sees (reconstruction = visible\n"
+                 "patches pasted over the prediction, MSE on the masked patches; spectrograms: time →, mel ↑)")
     fig.tight_layout()
     return fig

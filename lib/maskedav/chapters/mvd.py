@@ -391,8 +391,8 @@ def e9_claim(pl: Plan, t6_steps: int) -> Claim:
                  _PAPER["E9"], "mvd_t6", "videomae", "appearance", CLAIM_PROTOCOL)
 
 
-#: E8's statement (the ledger's) and table.
-E8 = dict(id="E8", table="fig3", paper_effect=_PAPER["E8"],
+#: E8's statement (the ledger's), table and unit.
+E8 = dict(id="E8", table="fig3", paper_effect=_PAPER["E8"], unit="cosine similarity",
           statement="the image teacher's target features (MAE on the first frame of each tubelet) are more alike "
                     "across time slices than the video teacher's (VideoMAE): mean off-diagonal cosine similarity "
                     "of Fig. 3 on held-out clips, per teacher seed (independent teachers), paired by seed, with "
@@ -461,13 +461,11 @@ def e8_verdict(sims: dict[int, dict], gates=None):
 def fig3_figure(matrices: dict[str, torch.Tensor], *, seeds: int, clips: int, tubelet: int = 2):
     """Fig. 3: frame-by-frame similarity of the teachers' targets (mean over clips and teacher seeds), a
     shared colour scale, and the mean similarity against the time distance |i − j|."""
-    import matplotlib.pyplot as plt
-
     from maskedav import viz
 
     viz.set_style()
     keys = list(matrices)
-    fig, axes = plt.subplots(1, len(keys) + 1, figsize=(3.3 * (len(keys) + 1), 3.0))
+    fig, axes = viz.panel_grid(len(keys) + 1, ncols=2, panel=(4.0, 3.2))
     lo = min(0.0, min(float(s.min()) for s in matrices.values()))
     titles = {"image": "image teacher (MAE),\nfirst frame of each tubelet",
               "video": "video teacher (VideoMAE),\ntime slices", "image (all frames)": "image teacher, every frame"}
@@ -484,9 +482,9 @@ def fig3_figure(matrices: dict[str, torch.Tensor], *, seeds: int, clips: int, tu
     ax.set_xlabel("time distance |i − j| (frames)")
     ax.set_ylabel("mean cosine similarity")
     ax.set_title("similarity vs distance")
-    ax.legend(fontsize=7)
-    fig.suptitle(f"Fig. 3 (regenerated): last-block features, cosine per position averaged; {clips} held-out "
-                 f"clips × {seeds} teacher seeds", y=1.03, fontsize=9)
+    ax.legend()
+    fig.suptitle(f"Fig. 3 (regenerated): last-block features, cosine per position averaged;\n{clips} held-out "
+                 f"clips × {seeds} teacher seeds")
     fig.tight_layout()
     return fig
 
@@ -698,6 +696,28 @@ def _bench(profile: str, protocol: str = CLAIM_PROTOCOL) -> str:
     return f"SynthAV {SPATIAL} / {TEMPORAL}, {what}, profile {profile}"
 
 
+#: Columns of the comparison tables that are not accuracies: costs (four significant digits) and counts.
+_COST_COLUMNS, _COUNT_COLUMNS = ("gflops_view", "params_m"), ("seeds", "views")
+
+
+def paper_and_measured(table, title: str) -> list:
+    """A comparison table (column ``origin``: paper / measured) as a page shows it: the paper's rows and
+    this book's in two tables captioned with their benchmark, columns empty in a part dropped, accuracies
+    to one decimal, costs to four significant digits, blank where a number is not reported
+    (:func:`maskedav.study.format_table`). Returns the two styled tables (pass them to ``display``)."""
+    from maskedav.study import format_table
+
+    out = []
+    for origin, who in (("paper", "the paper"), ("measured", "this book")):
+        part = table[table.origin == origin].dropna(axis=1, how="all")
+        bench = "; ".join(dict.fromkeys(part["benchmark"].dropna())) if "benchmark" in part else ""
+        part = part.drop(columns=[c for c in ("origin", "benchmark", "source") if c in part])
+        fmt = {c: "{:,.4g}" if c in _COST_COLUMNS else "{:.0f}" if c in _COUNT_COLUMNS else "{:.1f}"
+               for c in part.select_dtypes("float").columns}
+        out.append(format_table(part, fmt, caption=f"{title} — {who}" + (f": {bench}" if bench else "")))
+    return out
+
+
 def _measured(frame, arm: str, profile: str, protocol: str = CLAIM_PROTOCOL) -> dict | None:
     sm, ss, n = stats(frame, arm, SPATIAL, protocol)
     if n == 0:
@@ -902,7 +922,7 @@ def fig1_figure(frame, profile: str, costs_: dict):
     from maskedav import viz
 
     viz.set_style()
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10.5, 4.2), gridspec_kw={"width_ratios": [2.2, 1]})
+    fig, (ax, bx) = plt.subplots(2, 1, figsize=(viz.PAGE_WIDTH, 7.5), height_ratios=[1.4, 1])
     fams = T.fig1_families()
     for k, v in sorted(((k, v) for k, v in fams.items() if len(v) > 1), key=lambda kv: kv[0] != "MVD"):
         lw, z = (2.2, 5) if k == "MVD" else (1.1, 3)
@@ -910,15 +930,15 @@ def fig1_figure(frame, profile: str, costs_: dict):
     for k, v in fams.items():
         if len(v) == 1:
             r = v[0]
-            ax.scatter([r["gflops"]], [r["top1"]], s=14, c="#999999",
+            ax.scatter([r["gflops"]], [r["top1"]], s=14, c=viz.COLORS["annotation"],
                        marker="s" if r["group"] == "supervised" else "^", zorder=2)
-            ax.annotate(k, (r["gflops"], r["top1"]), fontsize=6, xytext=(3, -2), textcoords="offset points",
-                        color="#666666")
+            ax.annotate(k, (r["gflops"], r["top1"]), fontsize=viz.MIN_FONT, xytext=(3, -2), textcoords="offset points",
+                        color=viz.COLORS["annotation"])
     ax.set_xscale("log")
     ax.set_xlabel("inference GFLOPs (per view × views)")
     ax.set_ylabel("SSv2 top-1 (%)")
     ax.set_title("paper (Table 4): lines = one family across sizes")
-    ax.legend(ncol=2, fontsize=7)
+    ax.legend(ncol=2)
     i = 0
     for arm, label, _ in _SOTA_ARMS:
         m, s, n = stats(frame, arm, TEMPORAL)
@@ -930,20 +950,15 @@ def fig1_figure(frame, profile: str, costs_: dict):
     bx.set_ylabel("SynthAV motion probe top-1 (%)")
     bx.set_title(f"this book (SynthAV, profile {profile})")
     if i:
-        bx.legend(fontsize=7)
+        bx.legend()
     fig.tight_layout()
     return fig
 
 
-def _render(fig) -> np.ndarray:
-    fig.canvas.draw()
-    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-
-
 def fig2_figure(P):
     """Fig. 2 drawn from the implemented pipeline: forward passes of the two stage-1 teachers (MAE on
-    frames, VideoMAE on clips) and of the stage-2 student with both frozen teachers, traced with
-    :func:`maskedav.viz.trace_modules` and drawn with :func:`maskedav.viz.module_diagram`."""
+    frames, VideoMAE on clips), then of the stage-2 student with both frozen teachers, traced with :func:`maskedav.viz.trace_modules` and drawn with
+    :func:`maskedav.viz.module_diagram` (one colour per role in every panel)."""
     import matplotlib.pyplot as plt
 
     from maskedav import viz
@@ -959,27 +974,20 @@ def fig2_figure(P):
          viz.trace_modules(mae, {"image": video[:, :, 0]}), {"encoder": "trained", "decoder": "trained"}),
         ("stage 1b: video teacher = VideoMAE (masked video modelling, pixels)",
          viz.trace_modules(vmae, {"video": video}), {"encoder": "trained", "decoder": "trained"}),
-        ("stage 2: MVD student (tube mask 90 %) → two decoders → smooth-L1 to frozen teachers' features",
+        ("stage 2: MVD student (tube mask 90 %) → two decoders → smooth-L1 to the frozen teachers' features",
          viz.trace_modules(student, {"video": video}),
          {"encoder": "trained", "decoder_image": "trained", "decoder_video": "trained",
           "image_teacher": "frozen teacher", "video_teacher": "frozen teacher", "loss_fn": "loss"}),
     ]
-    images = []
-    for title, trace, groups in panels:
-        f = viz.module_diagram(trace, title="", groups=groups, width=6.5)
-        images.append((title, _render(f)))
-        plt.close(f)
+    colours = {"trained": viz.PALETTE[2], "frozen teacher": viz.PALETTE[0], "loss": viz.PALETTE[1]}
     viz.set_style()
-    fig = plt.figure(figsize=(13, 5.2))
-    gs = fig.add_gridspec(2, 2, width_ratios=[1, 1.25])
-    axes = [fig.add_subplot(gs[0, 0]), fig.add_subplot(gs[1, 0]), fig.add_subplot(gs[:, 1])]
-    for ax, (title, img) in zip(axes, images):
-        ax.imshow(img)
-        ax.set_title(title, fontsize=8)
-        ax.axis("off")
+    rows = [len(trace) for _, trace, _ in panels]
+    fig, axes = plt.subplots(3, 1, figsize=(viz.PAGE_WIDTH, 0.55 * sum(rows) + 3.0), layout="constrained",
+                             gridspec_kw=dict(height_ratios=rows))
+    for ax, (title, trace, groups) in zip(axes, panels):
+        viz.module_diagram(trace, title=title + "\n", groups=groups, colours=colours, ax=ax)
     fig.suptitle(f"Fig. 2 (regenerated from the code): MVD's two-stage pipeline at profile {P.name} "
-                 f"(shapes: batch 2 of {d.frames}×{d.image_size}²)", fontsize=9)
-    fig.tight_layout()
+                 f"(shapes: batch 2 of {d.frames}×{d.image_size}²)")
     return fig
 
 

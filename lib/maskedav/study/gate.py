@@ -120,6 +120,15 @@ def format_table(table: pd.DataFrame, formats: dict | None = None, caption: str 
     return style.set_caption(caption) if caption else style
 
 
+def format_claims(table: pd.DataFrame, caption: str | None = None):
+    """A table of claims (:func:`claims_table`, or a chapter's with its columns) styled for the book
+    (:func:`format_table`): effects and the arms' means to three significant digits, whatever the unit
+    (accuracy points or MSE), p to three decimals."""
+    fmt = {"measured": "{:+#.3g}", "effect": "{:+#.3g}", "a": "{:#.3g}", "b": "{:#.3g}", "mde": "{:#.3g}",
+           "p": "{:.3f}"}
+    return format_table(table, fmt, caption)
+
+
 def format_gate(table: pd.DataFrame, caption: str | None = None):
     """The gate table styled for the book (:func:`format_table`: one decimal, blank for not measured)."""
     fmt = {"chance": "{:.1f}", "supervised ceiling": "{:.1f}", "gain": "{:+.1f}", "test-set SE": "{:.2f}",
@@ -131,7 +140,8 @@ def format_gate(table: pd.DataFrame, caption: str | None = None):
 class Claim:
     """A paper's claim as a comparison of arm ``a`` with arm ``b`` on ``task`` under ``protocol``
     (``b`` may be ``(arm, RANDOM_INIT)`` for "pre-training helps"), decided by
-    :func:`maskedav.claims.verdict` paired by seed. ``paper_effect``: the paper's number or wording."""
+    :func:`maskedav.claims.verdict` paired by seed. ``paper_effect``: the paper's number or wording;
+    ``unit``: the unit of the measured effect ``a - b`` (the ledger shows it)."""
 
     id: str
     table: str
@@ -143,6 +153,7 @@ class Claim:
     protocol: str = "probe"
     direction: str = "greater"
     margin: float | None = None
+    unit: str = "accuracy points"
 
 
 def _rows(frame: pd.DataFrame, arm, task: str, protocol: str) -> pd.DataFrame:
@@ -181,7 +192,7 @@ def record(paper: str, claims: Sequence[Claim], verdicts: dict[str, Verdict], *,
            profile: str) -> pd.DataFrame:
     """Write the verdicts to the claims ledger and return the rows as written (Holm-adjusted)."""
     rows = [record_claim(results_dir, paper, c.id, c.table, c.statement, c.paper_effect, verdicts[c.id],
-                         profile) for c in claims]
+                         profile, c.unit) for c in claims]
     from ..claims import read_claims
 
     ledger = read_claims(results_dir)
@@ -190,10 +201,11 @@ def record(paper: str, claims: Sequence[Claim], verdicts: dict[str, Verdict], *,
 
 
 def claims_table(claims: Sequence[Claim], verdicts: dict[str, Verdict]) -> pd.DataFrame:
-    """One row per claim: statement, paper's effect, measured effect with its 80 % interval (points),
+    """One row per claim: statement, paper's effect, measured effect with its 80 % interval and its unit,
     the minimum detectable effect, seeds and the rule's (unadjusted) verdict."""
     return pd.DataFrame([dict(claim=c.id, statement=c.statement, task=c.task, protocol=c.protocol,
-                              paper=c.paper_effect, measured=v.effect, ci=f"[{v.ci_low:+.1f}, {v.ci_high:+.1f}]",
+                              paper=c.paper_effect, measured=v.effect, unit=c.unit,
+                              ci="" if math.isnan(v.ci_low) else f"[{v.ci_low:+#.3g}, {v.ci_high:+#.3g}]",
                               mde=v.mde, p=v.p_value, seeds=v.n_seeds, verdict=v.verdict, note=v.note)
                          for c in claims for v in [verdicts[c.id]]])
 

@@ -139,17 +139,19 @@ format_gate(gate[(gate.seeds < 3) & (gate.task == ch.CLAIM_TASK) & (gate.protoco
 # %%
 keys = (("loss_intra", "held-out L_intra"), ("loss_cross", "held-out L_cross"), ("loss_recon", "held-out L_rl"),
         ("loss_mse", "held-out L_mse"), ("intra_acc", "held-out intra-modal accuracy"))
-fig, axes = plt.subplots(1, len(keys), figsize=(14, 3.0))
-for name in ("cvm", "no_intra", "no_cross", "no_contrast", "unrelated"):
+shown = {"cvm": "CrossVideoMAE", "no_intra": "w/o intra-modal", "no_cross": "w/o cross-modal",
+         "no_contrast": "w/o intra + cross", "unrelated": "unrelated images"}
+fig, axes = viz.panel_grid(len(keys), panel=(2.7, 2.4))
+for name in shown:
     for ax, (key, title) in zip(axes, keys):
         s, m, sd = ch.curve(runs, name, key)
         if len(s):
-            ax.plot(s, m, label=ch.VARIANTS[name].label[:40])
+            ax.plot(s, m, label=shown[name])
             ax.fill_between(s, m - sd, m + sd, alpha=0.2)
         ax.set_title(title)
         ax.set_xlabel("step")
-axes[-1].legend(fontsize=6)
 fig.tight_layout()
+viz.legend_below(fig, ncol=3)
 rec.figure(fig, "loss_curves", seeds=P.seed_list,
            caption="Held-out loss terms of CrossVideoMAE and its removals during the continued pre-training "
                    "(mean ± sd over the arm's seeds)")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from maskedav import viz
 from maskedav.generators import kept_generator
 
 __all__ = ["fig1_panel", "fig1_figure", "gallery_figure", "image_reconstruction_figure", "architecture_trace",
@@ -60,15 +61,23 @@ def _draw_panel(axes, p: dict, label_rows: bool = True, frames=None) -> None:
         imgs = [p["frames"][j], p["masked"][j], p["reconstructed"][j]]
         for i, img in enumerate(imgs):
             axes[i, col].imshow(img)
-        axes[3, col].imshow(p["self_attention"][j], cmap="jet", vmin=0, vmax=1)
+        cmap = viz.CMAPS["attention"]
+        axes[3, col].imshow(p["self_attention"][j], cmap=cmap, vmin=0, vmax=1)
         axes[4, col].imshow(p["reconstructed"][j])
-        axes[4, col].imshow(p["self_attention"][j], cmap="jet", alpha=0.5, vmin=0, vmax=1)
-        axes[5, col].imshow(p["semantic"][j], cmap="jet", vmin=0, vmax=1)
+        axes[4, col].imshow(p["self_attention"][j], cmap=cmap, alpha=0.5, vmin=0, vmax=1)
+        axes[5, col].imshow(p["semantic"][j], cmap=cmap, vmin=0, vmax=1)
         for i in range(6):
             axes[i, col].set_xticks([]), axes[i, col].set_yticks([])
     if label_rows:
         for i, name in enumerate(ROWS):
-            axes[i, 0].set_ylabel(name, fontsize=6)
+            axes[i, 0].set_ylabel(name, fontsize=viz.MIN_FONT, rotation=0, ha="right", va="center")
+
+
+def _page_size(width: float, height: float, label_in: float = 1.3) -> tuple[float, float]:
+    """``(width + label_in, height)`` scaled down to :data:`maskedav.viz.PAGE_WIDTH` (aspect kept), with
+    ``label_in`` inches kept for the horizontal row labels."""
+    scale = min(1.0, (viz.PAGE_WIDTH - label_in) / width)
+    return width * scale + label_in, height * scale
 
 
 def fig1_figure(model, batch: dict, index: int = 0, title: str = ""):
@@ -77,12 +86,12 @@ def fig1_figure(model, batch: dict, index: int = 0, title: str = ""):
 
     p = fig1_panel(model, batch, index)
     T = p["frames"].shape[0]
-    fig, axes = plt.subplots(6, T, figsize=(1.1 * T + 0.6, 6.9), squeeze=False)
+    fig, axes = plt.subplots(6, T, figsize=_page_size(1.1 * T, 6.6 + 0.3), squeeze=False)
     _draw_panel(axes, p)
     for j in range(T):
-        axes[0, j].set_title(f"t={j}", fontsize=7)
+        axes[0, j].set_title(f"t={j}", fontsize=viz.MIN_FONT)
     fig.suptitle(title or f"CrossVideoMAE, video masking {model.config.mask_ratio:.0%} "
-                          f"({p['visible']} of {p['tokens']} tokens visible)", fontsize=9)
+                          f"({p['visible']} of {p['tokens']} tokens visible)", fontsize=10)
     fig.tight_layout(pad=0.3)
     return fig
 
@@ -113,7 +122,7 @@ def gallery_figure(model, batch: dict, indices: list[int], captions: list[str], 
     frames = list(range(0, panels[0]["frames"].shape[0], tubelet))
     F = len(frames)
     rows = math.ceil(len(panels) / columns)
-    fig, axes = plt.subplots(6 * rows, F * columns, figsize=(0.75 * F * columns + 0.8, 0.75 * 6 * rows + 0.3),
+    fig, axes = plt.subplots(6 * rows, F * columns, figsize=_page_size(0.75 * F * columns, 0.75 * 6 * rows + 0.3),
                              squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
@@ -123,7 +132,7 @@ def gallery_figure(model, batch: dict, indices: list[int], captions: list[str], 
         for ax in block.flat:
             ax.axis("on")
         _draw_panel(block, p, label_rows=c == 0, frames=frames)
-        block[0, 0].set_title(captions[k], fontsize=7, loc="left")
+        block[0, 0].set_title(captions[k], fontsize=viz.MIN_FONT, loc="left")
     fig.tight_layout(pad=0.2, w_pad=0.1, h_pad=0.15)
     return fig
 
@@ -138,12 +147,12 @@ def image_reconstruction_figure(model, images: torch.Tensor, count: int = 8):
         rec = model.reconstruct_image({"image": images[:count]})
     rows = (("original", rec["input"]), ("masked", rec["masked_input"]), ("reconstruction", rec["pasted"]))
     n = min(count, len(images))
-    fig, axes = plt.subplots(3, n, figsize=(1.05 * n + 0.6, 3.4), squeeze=False)
+    fig, axes = plt.subplots(3, n, figsize=_page_size(1.05 * n, 3.4), squeeze=False)
     for i, (name, x) in enumerate(rows):
         for j in range(n):
             axes[i, j].imshow(x[j].float().clamp(0, 1).permute(1, 2, 0).numpy())
             axes[i, j].set_xticks([]), axes[i, j].set_yticks([])
-        axes[i, 0].set_ylabel(name, fontsize=7)
+        axes[i, 0].set_ylabel(name, fontsize=viz.MIN_FONT, rotation=0, ha="right", va="center")
     fig.suptitle(f"image branch, masking {model.config.mask_ratio_image:.0%} "
                  f"({int((~rec['mask'].mask[0]).sum())} of {rec['mask'].mask.shape[1]} patches visible)", fontsize=9)
     fig.tight_layout(pad=0.3)
@@ -206,8 +215,6 @@ def fig2_figure(model, batch):
     """Fig. 2 drawn from the implemented model: the traced modules (video branch on both views with
     shared weights, image branch on the sampled frame, projections, decoder) and the loss terms with
     their values on ``batch``. Returns ``(fig, trace, losses)``."""
-    from maskedav import viz
-
     viz.set_style()
     trace = architecture_trace(model, batch)
     with kept_generator(model), torch.no_grad():
@@ -219,5 +226,5 @@ def fig2_figure(model, batch):
              f"{c.frame_selection} frame(s); L = λ_c (L_intra + L_cross) + L_rl + L_mse, λ_c = {c.contrast_weight:g}, "
              f"τ = {c.temperature:g}\n")
     groups = {t["name"]: t["group"] for t in trace}
-    fig = viz.module_diagram(trace, title=title, groups=groups, width=9.5)
+    fig = viz.module_diagram(trace, title=title, groups=groups, width=viz.PAGE_WIDTH)
     return fig, trace, losses

@@ -95,6 +95,12 @@ format_table(tokens, {"p_slice_empty": "{:.3f}", "time_slices": "{:.0f}"},
 
 # %%
 runs = ch.pretrain(study)
+
+# %% [markdown]
+# Every encoder is then evaluated (or read from the evaluation cache): the video encoder on both tasks, the
+# image encoder of the arms that vary it on `appearance`.
+
+# %%
 frame = ch.evaluate(runs)
 
 # %% [markdown]

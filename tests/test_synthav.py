@@ -287,3 +287,19 @@ def test_sanity_probe_helpers():
     y = (x[:, 0] > 0).long()
     p = sanity.logistic_probe(x, {"toy": y}, x, C=10.0)["toy"]
     assert (p.argmax(1) == y.numpy()).mean() > 0.95
+
+
+def test_task_structure_of_av_event():
+    """The actor-shape shortcut on av_event: right on every one-object clip, right exactly when the actor
+    sounds (shapes are distinct within a clip), and always right when the actor always sounds."""
+    from dataclasses import replace
+
+    from maskedav.data.sanity import task_structure
+
+    cfg = SynthAVConfig(n_test=600)
+    t = task_structure(cfg).set_index("objects")
+    assert t.loc["1", "actor_shape_rule"] == 100.0
+    assert (t.actor_shape_rule == t.sounding_is_actor).all()
+    assert abs(t.drop(index="all").clips.sum() - 100.0) < 1e-6
+    assert 0 < t.loc["all", "actor_shape_rule"] < 100
+    assert (task_structure(replace(cfg, sounding="actor")).actor_shape_rule == 100.0).all()

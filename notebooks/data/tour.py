@@ -69,6 +69,22 @@ rec.table(tasks, "tasks", caption="SynthAV label sets (separate targets of the s
 tasks
 
 # %% [markdown]
+# **How much of `av_event` a shortcut answers.** The sounding object is drawn among the objects present, and
+# one clip in five has only the actor, so "answer the actor's shape" (the `appearance` label, no sound needed)
+# is right whenever the actor is the one that sounds. A model has bound the sound to its object only when it
+# beats this rule, above all on clips with two or three objects, where a small distractor (about one patch at
+# the `cpu` profile's 32 px) often sounds.
+
+# %%
+structure = sanity.task_structure(cfg)
+rec.table(structure, "av_event_structure",
+          caption=f"av_event on the test split ({cfg.n_test:,} clips, {P.name} profile): share of clips per number "
+                  "of objects (%), share whose sounding object is the actor (%), and the accuracy (%) of the "
+                  "label-only rule 'answer the actor's shape'")
+display(structure.style.format({c: "{:.1f}" for c in structure.columns if c != "objects"})
+        .hide(axis="index").set_caption("av_event and the actor-shape shortcut"))
+
+# %% [markdown]
 # ## Example clips
 #
 # One clip per motion class (rows). The last column is the sounding object's ground-truth mask

@@ -288,3 +288,27 @@ def sanity_table(cfg: S.SynthAVConfig, seeds=(0,), device=None, *, num_mel_bins:
     table["n"] = (table["n"] * table["seeds"]).round().astype(int)   # pooled over seeds for the SE
     table["verdict"] = [_verdict(r, both) for r in table.to_dict("records")]
     return table[["task", "probe", "metric", "accuracy", "std", "chance", "ceiling", "expect", "verdict", "seeds"]]
+
+
+# ------------------------------------------------------------------------------- task structure
+
+def task_structure(cfg: S.SynthAVConfig, split: str = "test", count: int | None = None):
+    """How ``av_event`` relates to ``appearance`` on ``count`` clips of ``split`` (all by default), per
+    number of objects in the clip: the share of clips, the share whose sounding object is the actor
+    (then ``av_event`` equals ``appearance``), and the accuracy on ``av_event`` of the label-only rule
+    "answer the actor's shape" — the shortcut an audio-visual model must beat to show it binds the
+    sound to its object. Computed from the scenes (labels and slots), no pixels rendered."""
+    import pandas as pd
+
+    n = cfg.size(split) if count is None else count
+    parts = [S.sample_scenes(cfg, split, range(a, min(a + 4096, n))) for a in range(0, n, 4096)]
+    n_obj = torch.cat([p["n_objects"] for p in parts])
+    actor = torch.cat([p["sounding"] for p in parts]) == 0
+    hit = torch.cat([p["labels"]["av_event"] == p["labels"]["appearance"] for p in parts])
+    rows = [dict(objects=str(k), clips=float((n_obj == k).float().mean() * 100),
+                 sounding_is_actor=float(actor[n_obj == k].float().mean() * 100),
+                 actor_shape_rule=float(hit[n_obj == k].float().mean() * 100))
+            for k in sorted(set(n_obj.tolist()))]
+    rows.append(dict(objects="all", clips=100.0, sounding_is_actor=float(actor.float().mean() * 100),
+                     actor_shape_rule=float(hit.float().mean() * 100)))
+    return pd.DataFrame(rows)

@@ -105,10 +105,7 @@ VARIANTS: dict[str, Variant] = OrderedDict([
 CORE = ("control", "cvm", "unrelated", "no_intra", "no_cross", "no_contrast", "no_frame", "no_video",
         "m90_90", "m75_95")
 #: Not run at ``cpu`` (the chapter's 30-40-minute budget), with the reason shown in the tables.
-SKIPPED_AT_CPU = {
-    "n3": "budget: Table 3's n = 3, 4 rows are run at the gpu profile (n = 1, 2, 5 at cpu)",
-    "n4": "budget: Table 3's n = 3, 4 rows are run at the gpu profile (n = 1, 2, 5 at cpu)",
-}
+SKIPPED_AT_CPU: dict[str, str] = {}
 #: Paper rows this book does not implement, with the reason.
 NOT_IMPLEMENTED = {
     "augmentations": "not implemented: RandAugment / Random Erasing / MixUp / CutMix belong to the paper's "

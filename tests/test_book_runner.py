@@ -148,6 +148,9 @@ def test_run_isolation_cache_and_provenance(toy_book):
     assert {"commit", "dirty"} <= set(prov["git"])
     assert prov["device"]["cpu"] and prov["versions"]["torch"]
     assert (results / "toy" / "a_student.csv").exists() and (results / "toy" / "a_student.md").exists()
+    executed = json.loads((results / "notebooks" / "data" / "a_student.ipynb").read_text())
+    assert executed["metadata"]["papermill"]["parameters"]["profile"] == "smoke"
+    assert not {"input_path", "output_path"} & set(executed["metadata"]["papermill"])   # no machine paths
 
     # second run: everything that succeeded is cached
     again = {r.notebook: r.status for r in run_book("smoke", results_dir=results, notebooks_dir=nbs,
@@ -157,6 +160,9 @@ def test_run_isolation_cache_and_provenance(toy_book):
     # a checkpoint that has gone from the cache (a fresh clone) makes its writer run again
     rec = json.loads((results / "notebooks" / "data" / "z_teacher.run.json").read_text())
     assert rec["cache_files"] == ["checkpoints/smoke/toy/teacher.pt"]
+    # what the cache held at each start: the student began after the teacher's checkpoint was written
+    student = json.loads((results / "notebooks" / "data" / "a_student.run.json").read_text())
+    assert student["cache_files_at_start"] >= rec["cache_files_at_start"] + 1
     from maskedav.checkpoints import checkpoint_path, load_checkpoint
     assert load_checkpoint("toy/teacher", profile="smoke")["state_dict"] == {"w": 1}
     checkpoint_path("toy/teacher", profile="smoke").unlink()

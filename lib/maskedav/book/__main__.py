@@ -1,4 +1,4 @@
-"""``python -m maskedav.book {run,status,build,list}``: the book's command line.
+"""``python -m maskedav.book {run,status,build,list,timings}``: the book's command line.
 
 Exit status: 0 success; 1 some notebook failed or was blocked (``run``); 2 a usage error or a refused
 run (bad arguments, an ``--only`` that names no notebook, a results tree of another profile or in
@@ -49,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     bd.add_argument("--results-dir", default=None)
     bd.add_argument("--output-dir", default=None)
     bd.add_argument("--notebooks-dir", default=None)
+    tm = sub.add_parser("timings", help="record a run's wall times (and compare its tables with another "
+                                        "tree's) in <tree>/performance/book_run.json")
+    tm.add_argument("--results-dir", required=True, help="the tree of the run to record")
+    tm.add_argument("--compare", default=None, help="a tree of the same profile whose tables to compare with")
+    tm.add_argument("--cache-state", default=None,
+                    help="what the cache held when the run began, for records that do not say it")
+    tm.add_argument("--out", default=None, help="where to write the record (default: in the run's tree)")
     ls = sub.add_parser("list", help="notebooks in execution order with their dependencies")
     ls.add_argument("--notebooks-dir", default=None)
     return ap
@@ -101,6 +108,16 @@ def _dispatch(args) -> int:
         index = build(results_dir, Path(args.output_dir) if args.output_dir else None,
                       args.notebooks_dir)
         print(f"book: {index}")
+        return 0
+    if args.cmd == "timings":
+        from .timings import chapter_times, read_record, write_record
+
+        path = write_record(args.results_dir, args.out, args.compare, args.cache_state)
+        rec = read_record(path)
+        print(chapter_times(rec["times"]).to_string(index=False))
+        if rec["tables"] is not None:
+            print(f"{int(rec['tables'].identical.sum())} of {len(rec['tables'])} tables identical")
+        print(f"record: {path}")
         return 0
     if args.cmd == "list":
         from .registry import discover, execution_order

@@ -116,6 +116,21 @@ def _execute(nb: Notebook, output: Path, parameters: dict, timeout: int | None,
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        _drop_machine_paths(output)
+
+
+def _drop_machine_paths(executed: Path) -> None:
+    """Remove papermill's ``input_path`` / ``output_path`` (a temporary file and this machine's checkout)
+    from an executed notebook's metadata: the committed notebook names no machine's folders."""
+    try:
+        nb = json.loads(executed.read_text())
+    except (OSError, ValueError):
+        return
+    meta = nb.get("metadata", {}).get("papermill", {})
+    if {"input_path", "output_path"} & set(meta):
+        for k in ("input_path", "output_path"):
+            meta.pop(k, None)
+        atomic_write_text(executed, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
 def run_book(profile: str | None = None, only: list[str] | None = None, force: bool = False,
@@ -215,6 +230,7 @@ def _run(prof, notebooks, order, results: Path, force: bool, progress_bar: bool,
             res = RunResult(nb.id, "cached", key, str(out))
         else:
             started = time.time()
+            n_cached = sum(1 for f in cache_root().rglob("*") if f.is_file())
             context = {"notebook": nb.id, "profile": prof.name, "parameters": parameters,
                        "cache_key": key, "started_at": provenance.now_iso(),
                        "started_unix": started,
@@ -230,10 +246,11 @@ def _run(prof, notebooks, order, results: Path, force: bool, progress_bar: bool,
                 if not out.exists():
                     msg += "\n" + traceback.format_exc()
                 res = RunResult(nb.id, "failed", key, str(out), time.time() - started, msg[-4000:])
-            cache_files = read_cache_manifest(Path(context["cache_manifest"]))
+            used = read_cache_manifest(Path(context["cache_manifest"]))
             Path(context["cache_manifest"]).unlink(missing_ok=True)
-            rec = {**asdict(res), "profile": prof.name, "parameters": parameters,
-                   "cache_files": cache_files,
+            rec = {**asdict(res), "output": display_path(out), "profile": prof.name, "parameters": parameters,
+                   "cache_files": used,
+                   "cache_files_at_start": n_cached,
                    "needs_skipped": [d for d in nb.needs if d not in outcomes] if without_needs else [],
                    "started_at": context["started_at"], "git": provenance.git_state(),
                    "device": provenance.device_info(prof.resolve_device()),

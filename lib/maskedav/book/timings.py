@@ -1,0 +1,173 @@
+"""What re-running the book costs, and whether a re-run gives the same numbers.
+
+:func:`run_times` reads the runner's records (``<tree>/notebooks/<id>.run.json``) of a results tree:
+one row per notebook with its wall time. :func:`chapter_times` sums them per chapter against the
+budgets of the study-layer issue (a chapter ≤ 30 min, the whole book ≤ 3 h on the profile's machine).
+:func:`compare_tables` compares every table (``<paper>/<id>.csv``) of two trees of one profile: a run
+from an empty cache against the committed tree says whether the cache changed any number.
+
+``python -m maskedav.book timings`` writes both into ``<tree>/performance/book_run.json``, which the
+performance page "What the book costs" shows. The record says what the cache held when the run began
+(the runner notes the number of cache files at the start of each run; ``--cache-state`` states it for
+records older than that).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import provenance
+from ..trees import atomic_write_text, display_path, tree_profile
+
+#: Budgets of the study-layer issue at the ``cpu`` profile (2 cores).
+CHAPTER_BUDGET_MIN = 30
+BOOK_BUDGET_MIN = 180
+RECORD_NAME = "book_run.json"
+
+
+def run_times(tree: str | Path) -> pd.DataFrame:
+    """One row per run record of ``tree``: notebook, chapter, status, minutes, start, commit, device and
+    the number of cache files when its run began (``None`` for records older than that field)."""
+    rows = []
+    for path in sorted(Path(tree, "notebooks").glob("*/*.run.json")):
+        rec = json.loads(path.read_text())
+        dev = rec.get("device") or {}
+        rows.append({"notebook": rec["notebook"], "chapter": rec["notebook"].split("/")[0],
+                     "status": rec.get("status"), "minutes": (rec.get("duration_s") or 0.0) / 60,
+                     "started_at": rec.get("started_at"), "commit": (rec.get("git") or {}).get("commit"),
+                     "device": dev.get("gpu") or dev.get("cpu"), "cpu_count": dev.get("cpu_count"),
+                     "cache_files_at_start": rec.get("cache_files_at_start")})
+    cols = ["notebook", "chapter", "status", "minutes", "started_at", "commit", "device", "cpu_count",
+            "cache_files_at_start"]
+    return pd.DataFrame(rows, columns=cols).sort_values("started_at", kind="stable").reset_index(drop=True)
+
+
+def chapter_times(times: pd.DataFrame, budget_min: float = CHAPTER_BUDGET_MIN) -> pd.DataFrame:
+    """Minutes per chapter (sum over its notebooks) and whether it is within ``budget_min``."""
+    g = times.groupby("chapter", sort=False)
+    out = pd.DataFrame({"notebooks": g.size(), "minutes": g.minutes.sum(),
+                        "all ok": g.status.apply(lambda s: bool((s == "ok").all()))})
+    out["within budget"] = out.minutes <= budget_min
+    return out.reset_index()
+
+
+def _tables(tree: Path) -> dict[str, Path]:
+    return {f"{p.parent.name}/{p.stem}": p for p in sorted(tree.glob("*/*.csv"))
+            if p.parent.name not in ("notebooks", "profiles")}
+
+
+def compare_tables(run: str | Path, reference: str | Path) -> pd.DataFrame:
+    """Every table that both trees hold: rows, whether the two CSVs are identical, and where they
+    differ the largest absolute difference over the numeric cells (NaN when the shapes, columns or a
+    text cell differ)."""
+    a, b = _tables(Path(run)), _tables(Path(reference))
+    rows = []
+    for name in sorted(set(a) & set(b)):
+        x, y = pd.read_csv(a[name]), pd.read_csv(b[name])
+        same = x.equals(y)
+        diff = 0.0 if same else np.nan
+        if not same and x.shape == y.shape and list(x.columns) == list(y.columns):
+            num = x.select_dtypes("number").columns.intersection(y.select_dtypes("number").columns)
+            text = [c for c in x.columns if c not in num]
+            if x[text].astype(str).equals(y[text].astype(str)) and len(num):
+                diff = float(np.nanmax(np.abs(x[num].to_numpy(float) - y[num].to_numpy(float))))
+        rows.append({"table": name, "rows": len(x), "identical": same, "max abs difference": diff})
+    return pd.DataFrame(rows, columns=["table", "rows", "identical", "max abs difference"])
+
+
+def _label(tree: Path) -> str:
+    """The tree relative to the repository, or "a scratch tree" (no machine path in a committed file)."""
+    shown = display_path(tree)
+    return shown if not Path(shown).is_absolute() else "a scratch tree outside the repository"
+
+
+def write_record(run: str | Path, out: str | Path | None = None, reference: str | Path | None = None,
+                 cache_state: str | None = None) -> Path:
+    """Write ``<run>/performance/book_run.json`` (or ``out``): the run's times and, with ``reference``,
+    the comparison of its tables with the reference tree's."""
+    run = Path(run).resolve()
+    times = run_times(run)
+    if times.empty:
+        raise ValueError(f"{display_path(run)} holds no run record")
+    known = times.cache_files_at_start.dropna()
+    if cache_state is None:
+        if known.empty:
+            raise ValueError("the records do not say what the cache held: pass cache_state")
+        cache_state = f"{int(known.iloc[0])} cache files when the run began"
+    rec = {"what": "wall time of each notebook of one run of the book's runner",
+           "profile": tree_profile(run), "tree": _label(run), "cache_at_start": cache_state,
+           "written_at": provenance.now_iso(), "notebooks": times.to_dict("records")}
+    if reference is not None:
+        rec["reference"] = _label(Path(reference).resolve())
+        rec["tables"] = compare_tables(run, reference).to_dict("records")
+    path = Path(out) if out else run / "performance" / RECORD_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(rec, indent=2, default=str) + "\n")
+    return path
+
+
+def read_record(path: str | Path) -> dict | None:
+    """The record written by :func:`write_record` with its frames (``times``, ``tables``), or ``None``."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    rec = json.loads(path.read_text())
+    rec["times"] = pd.DataFrame(rec.pop("notebooks"))
+    rec["tables"] = pd.DataFrame(rec["tables"]) if "tables" in rec else None
+    return rec
+
+
+def budget_table(times: pd.DataFrame) -> pd.DataFrame:
+    """Per chapter (in the book's order, with its title) minutes against :data:`CHAPTER_BUDGET_MIN`,
+    and a last row for the whole run against :data:`BOOK_BUDGET_MIN`."""
+    from .registry import CHAPTERS
+
+    ch = chapter_times(times)
+    ch["order"] = ch.chapter.map({k: i for i, k in enumerate(CHAPTERS)}).fillna(len(CHAPTERS))
+    ch = ch.sort_values("order")
+    rows = [{"chapter": CHAPTERS.get(c.chapter, (None, c.chapter))[1], "notebooks": c.notebooks,
+             "minutes": c.minutes, "budget (min)": CHAPTER_BUDGET_MIN,
+             "within budget": "yes" if c["within budget"] else "no"} for _, c in ch.iterrows()]
+    total = float(times.minutes.sum())
+    rows.append({"chapter": "the whole run", "notebooks": len(times), "minutes": total,
+                 "budget (min)": BOOK_BUDGET_MIN, "within budget": "yes" if total <= BOOK_BUDGET_MIN else "no"})
+    return pd.DataFrame(rows)
+
+
+def describe(rec: dict) -> str:
+    """A paragraph on the record: machine, commit, what the cache held, which chapters it covers and
+    which it does not, and how many of its tables equal the reference tree's."""
+    from .registry import CHAPTERS
+
+    t = rec["times"]
+    over = chapter_times(t).query("not `within budget`")
+    cores = t.cpu_count.dropna()
+    commits = sorted(set(t.commit.dropna().str[:7]))
+    missing = [title for key, (_, title) in CHAPTERS.items() if key not in set(t.chapter)]
+    parts = [f"One run of the book's runner at the `{rec['profile']}` profile on {t.device.iloc[0]}"
+             + (f" ({int(cores.iloc[0])} cores)" if len(cores) else "")
+             + f", code at commit {', '.join(commits)}, starting with {rec['cache_at_start']}: "
+             f"{len(t)} notebooks, {t.minutes.sum():.0f} minutes of wall time. "
+             + ("Every chapter of it stays within its 30 minutes." if over.empty else
+                "Over the 30-minute budget: " + ", ".join(f"{CHAPTERS.get(c, (0, c))[1]} ({m:.0f} min)"
+                                                          for c, m in zip(over.chapter, over.minutes)) + ".")]
+    if missing:
+        parts.append(" Not in this run: " + "; ".join(missing) + ".")
+    tables = rec.get("tables")
+    if tables is not None and len(tables):
+        same = int(tables.identical.sum())
+        parts.append(f" Of the {len(tables)} tables that this run and the committed tree both hold, "
+                     f"**{same} are identical**, cell for cell")
+        differ = tables[~tables.identical]
+        if len(differ):
+            def how(r):
+                d = r["max abs difference"]
+                return f"largest difference {d:.3g}" if pd.notna(d) else "a text cell or the shape differs"
+            parts.append("; the others differ: "
+                         + ", ".join(f"`{r.table}` ({how(r)})" for _, r in differ.iterrows()) + ".")
+        else:
+            parts.append(".")
+    return "".join(parts)

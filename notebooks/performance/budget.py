@@ -1,0 +1,58 @@
+# ---
+# jupyter:
+#   maskedav:
+#     needs: []
+#     order: 5
+#     title: 'Performance: what re-running the book costs'
+# ---
+
+# %% [markdown]
+# # Performance: what re-running the book costs
+#
+# Every chapter caches what it trains (checkpoints and evaluations, keyed by their configuration), so
+# re-executing the book after a change of prose or plotting takes minutes. What a reader who clones the
+# repository pays is the run **from an empty cache**: every pre-training, ceiling, probe and fine-tune
+# done again. The book's budget for that, at the `cpu` profile on two cores, is 30 minutes per chapter and
+# three hours for the whole book.
+#
+# This page shows one such run, recorded by `python -m maskedav.book timings` from the runner's own
+# records (`maskedav.book.timings`): the wall time of each notebook and of each chapter, and, cell for cell,
+# whether the tables it produced equal the ones committed in the book (the committed tables were made
+# from a warm cache; a difference would mean that the cache, not the code, decided a number).
+
+# %% tags=["parameters"]
+profile = "cpu"
+results_dir = None
+
+# %%
+from IPython.display import Markdown, display
+
+from maskedav.book import timings
+from maskedav.paths import results_root
+from maskedav.study import format_table
+
+record = timings.read_record(results_root(results_dir) / "performance" / timings.RECORD_NAME)
+
+# %% [markdown]
+# ## Wall time per chapter from an empty cache
+
+# %%
+if record is None:
+    display(Markdown(f"No run from an empty cache has been recorded at the `{profile}` profile: run the book "
+                     "with an empty `MASKEDAV_CACHE` into a scratch tree, then `python -m maskedav.book timings "
+                     "--results-dir <that tree> --compare results --cache-state empty --out "
+                     "results/performance/book_run.json`."))
+else:
+    display(Markdown(timings.describe(record)))
+    display(format_table(timings.budget_table(record["times"]), {"minutes": "{:.1f}"},
+                         "Wall time per chapter of one run from an empty cache (minutes; the chapters' notebooks "
+                         f"in dependency order), {record['profile']} profile, against the book's budgets."))
+
+# %% [markdown]
+# ## Per notebook
+
+# %%
+if record is not None:
+    per_nb = record["times"][["notebook", "status", "minutes"]]
+    display(format_table(per_nb, {"minutes": "{:.1f}"},
+                         "Wall time of each notebook in that run (minutes), in the order the runner executed them."))

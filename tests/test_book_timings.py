@@ -1,0 +1,77 @@
+"""What a run of the book costs (per notebook, per chapter) and whether two trees hold the same tables."""
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from maskedav.book.timings import (CHAPTER_BUDGET_MIN, chapter_times, compare_tables, read_record,
+                                   run_times, write_record)
+
+
+def _record(tree, nb, seconds, status="ok", cache=None):
+    path = tree / "notebooks" / f"{nb}.run.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rec = {"notebook": nb, "status": status, "duration_s": seconds, "started_at": "2026-12-06T00:00:00+00:00",
+           "git": {"commit": "abc", "dirty": False}, "device": {"cpu": "x86", "cpu_count": 2, "gpu": None}}
+    if cache is not None:
+        rec["cache_files_at_start"] = cache
+    path.write_text(json.dumps(rec))
+
+
+def test_chapter_times_sum_notebooks_and_flag_the_budget(tmp_path):
+    _record(tmp_path, "mvd/gate", 600)
+    _record(tmp_path, "mvd/ablations", 1500)          # 10 + 25 = 35 min: over 30
+    _record(tmp_path, "data/tour", 180)
+    times = run_times(tmp_path)
+    assert sorted(times.notebook) == ["data/tour", "mvd/ablations", "mvd/gate"]
+    ch = chapter_times(times).set_index("chapter")
+    assert ch.loc["mvd", "notebooks"] == 2 and ch.loc["mvd", "minutes"] == pytest.approx(35.0)
+    assert not ch.loc["mvd", "within budget"] and ch.loc["data", "within budget"]
+    assert ch.loc["data", "minutes"] == pytest.approx(3.0) and CHAPTER_BUDGET_MIN == 30
+    _record(tmp_path, "data/broken", 1, status="failed")
+    assert not chapter_times(run_times(tmp_path)).set_index("chapter").loc["data", "all ok"]
+
+
+def _table(tree, name, df):
+    path = tree / f"{name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(path, index=False)
+
+
+def test_compare_tables_identical_numeric_and_text_differences(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    base = pd.DataFrame({"arm": ["x", "y"], "top1": [50.0, 60.0]})
+    for tree in (a, b):
+        _table(tree, "mvd/same", base)
+    _table(a, "mvd/num", base)
+    _table(b, "mvd/num", base.assign(top1=[50.0, 60.25]))
+    _table(a, "mvd/text", base)
+    _table(b, "mvd/text", base.assign(arm=["x", "z"]))
+    _table(a, "mvd/only_in_a", base)
+    _table(a, "notebooks/ignored", base)
+    _table(b, "notebooks/ignored", base.assign(top1=0))
+    cmp = compare_tables(a, b).set_index("table")
+    assert list(cmp.index) == ["mvd/num", "mvd/same", "mvd/text"]       # shared tables only
+    assert cmp.loc["mvd/same", "identical"] and cmp.loc["mvd/same", "max abs difference"] == 0
+    assert not cmp.loc["mvd/num", "identical"]
+    assert cmp.loc["mvd/num", "max abs difference"] == pytest.approx(0.25)
+    assert math.isnan(cmp.loc["mvd/text", "max abs difference"])         # a text cell differs: no number
+
+
+def test_write_record_states_the_cache_and_round_trips(tmp_path):
+    run, ref = tmp_path / "run", tmp_path / "ref"
+    _record(run, "mvd/gate", 60)
+    with pytest.raises(ValueError, match="cache_state"):
+        write_record(run)                                    # old records do not say what the cache held
+    _table(run, "mvd/t", pd.DataFrame({"v": [1.0]}))
+    _table(ref, "mvd/t", pd.DataFrame({"v": [1.0]}))
+    path = write_record(run, reference=ref, cache_state="empty")
+    rec = read_record(path)
+    assert path == run / "performance" / "book_run.json"
+    assert rec["cache_at_start"] == "empty" and rec["times"].minutes.tolist() == [1.0]
+    assert rec["tables"].identical.tolist() == [True]
+    assert "tmp" not in rec["tree"] and "tmp" not in rec["reference"]   # no machine path in the record
+    _record(run, "mvd/gate", 60, cache=0)
+    assert read_record(write_record(run))["cache_at_start"] == "0 cache files when the run began"
+    assert read_record(tmp_path / "absent.json") is None

@@ -30,7 +30,7 @@ from IPython.display import Markdown, display
 from maskedav.chapters import baselines
 from maskedav.profiles import get_profile
 from maskedav.results import Recorder
-from maskedav.study import Study, format_gate, format_table, gate_table
+from maskedav.study import Study, describe_av_event_ceiling, format_gate, format_table, gate_table
 
 P = get_profile(profile)
 study = Study(P, "baselines")
@@ -82,6 +82,8 @@ ceiling_table = ceiling[["task", "label", "accuracy", "n_test"]].rename(
 display(format_table(ceiling_table, {"test accuracy (%)": "{:.1f}", "test clips": "{:,}"},
                      caption="Supervised ceilings: test accuracy (%) of the encoder trained end to end on all "
                              "labelled training clips (seed 0)"))
+if "av_event" in set(ceiling.task):
+    display(Markdown(describe_av_event_ceiling(ceiling, study.synthav)))
 
 # %% [markdown]
 # ## The gate, every baseline and task

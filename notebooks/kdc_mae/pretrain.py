@@ -42,8 +42,7 @@ from IPython.display import Markdown, display
 
 from maskedav import viz
 from maskedav.chapters import kdc_mae as ch
-from maskedav.data import sanity
-from maskedav.study import describe_gate, format_gate, format_table, gate_table, session
+from maskedav.study import describe_av_event_ceiling, describe_gate, format_gate, format_table, gate_table, session
 from maskedav.study.chapter import format_plan
 
 P, study, rec = session(ch.PAPER, ch.CHAPTER, profile, results_dir)
@@ -106,15 +105,7 @@ format_gate(gate[gate.seeds >= 3], caption="The learning gate of the arms traine
 # %%
 sound = gate[(gate.task == "sound") & (gate.protocol == "probe") & (gate.seeds >= 3)]
 display(Markdown(describe_gate(sound)))
-ceiling_av = ch.ceilings(P).set_index("task").loc["av_event", "accuracy"]
-shortcut = sanity.task_structure(study.synthav).set_index("objects").loc["all", "actor_shape_rule"]
-display(Markdown(
-    f"**av_event** (the AV column of Table 5): its supervised ceiling at this profile, {ceiling_av:.1f} %, is "
-    f"{'below' if ceiling_av < shortcut else 'above'} the label-only rule \"answer the actor's shape\" "
-    f"({shortcut:.1f} % on the test split; the data tour's table). "
-    + ("The profile's CAV-MAE trained on every label has not learned to bind a sound to its object, so the "
-       "av_event rows describe and no claim rests on them." if ceiling_av < shortcut else
-       "The rows above the rule measure binding of the sound to its object.")))
+display(Markdown("The AV column of Table 5 — " + describe_av_event_ceiling(ch.ceilings(P), study.synthav)))
 
 # %% [markdown]
 # The arms trained on one seed, for description only (the rule cannot pass an arm on one seed):

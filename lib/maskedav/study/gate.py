@@ -224,6 +224,24 @@ def describe_gate(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def describe_av_event_ceiling(ceiling: pd.DataFrame, synthav) -> str:
+    """A sentence on ``av_event``: its supervised ceiling (a :meth:`Study.ceilings` frame) against the
+    label-only rule "answer the actor's shape" on the test split of ``synthav``
+    (:func:`maskedav.data.sanity.task_structure`). Below the rule, a model trained on every label has not
+    bound a sound to its object, so the profile's av_event numbers describe and no claim rests on them."""
+    from ..data.sanity import task_structure
+
+    ceiling_av = float(ceiling.set_index("task").loc["av_event", "accuracy"])
+    rule = float(task_structure(synthav).set_index("objects").loc["all", "actor_shape_rule"])
+    below = ceiling_av < rule
+    return (f"**av_event**: its supervised ceiling at this profile, {ceiling_av:.1f} %, is "
+            f"{'below' if below else 'above'} the label-only rule \"answer the actor's shape\" ({rule:.1f} % "
+            "on the test split; the data tour's table). "
+            + ("The encoder trained on every label has not learned to bind a sound to its object, so the "
+               "av_event rows describe and no claim rests on them." if below else
+               "The rows above the rule measure binding of the sound to its object."))
+
+
 def describe_claims(ledger: pd.DataFrame) -> str:
     """One computed sentence per claim row of the ledger (:func:`record`'s return): the measured effect
     with its interval and minimum detectable effect, raw and Holm-adjusted p, and the verdict."""

@@ -174,3 +174,41 @@ def test_fbank_stats_do_not_depend_on_the_thread_count():
     assert out[0] == out[1]
     m = x.double().mean().item()
     assert out[0][0] == float(torch.tensor(m, dtype=torch.float32))
+
+
+def test_headline_counts_verdicts_and_lists_decided_claims_in_natural_order():
+    from maskedav.study import headline
+
+    ledger = pd.DataFrame([
+        dict(claim_id="X10", table="t", statement="ten", measured_effect=-2.0, unit="accuracy points",
+             verdict="contradicted", raw_verdict="contradicted"),
+        dict(claim_id="X2", table="t", statement="two", measured_effect=1.5, unit="MSE",
+             verdict="reproduced", raw_verdict="reproduced"),
+        dict(claim_id="X3", table="t", statement="three", measured_effect=0.4, unit="accuracy points",
+             verdict="inconclusive", raw_verdict="reproduced"),
+        dict(claim_id="X4", table="t", statement="four", measured_effect=0.1, unit="accuracy points",
+             verdict="inconclusive", raw_verdict="inconclusive"),
+    ])
+    text = headline(ledger)
+    assert text.startswith("Of the chapter's 4 claims at this profile, 1 is *reproduced*, 1 is *contradicted*, "
+                           "2 are *inconclusive*")
+    decided, raw_only = text.split("Decided before the adjustment only")
+    assert decided.index("**X2**") < decided.index("**X10**")          # natural order, not "X10" < "X2"
+    assert "+1.5 MSE" in decided and "X3" not in decided and "X4" not in text
+    assert "**X3** (t) reproduced: _three_" in raw_only
+    none = headline(ledger.assign(verdict="inconclusive", raw_verdict="inconclusive"))
+    assert "None is decided" in none
+
+
+def test_av_event_ceiling_is_set_against_the_actor_shape_rule():
+    from maskedav.data.sanity import task_structure
+    from maskedav.profiles import get_profile
+    from maskedav.study import describe_av_event_ceiling
+    from maskedav.study.data import synthav_config
+
+    cfg = synthav_config(get_profile("smoke"))
+    rule = task_structure(cfg).set_index("objects").loc["all", "actor_shape_rule"]
+    low = describe_av_event_ceiling(pd.DataFrame({"task": ["av_event"], "accuracy": [rule - 1]}), cfg)
+    high = describe_av_event_ceiling(pd.DataFrame({"task": ["av_event"], "accuracy": [rule + 1]}), cfg)
+    assert "is below" in low and "no claim rests on them" in low and f"({rule:.1f} %" in low
+    assert "is above" in high and "measure binding" in high

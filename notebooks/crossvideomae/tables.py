@@ -31,7 +31,7 @@ from IPython.display import Markdown, display
 
 from maskedav import viz
 from maskedav.chapters import crossvideomae as ch
-from maskedav.study import claims_table, describe_claims, format_table, record, session
+from maskedav.study import claims_table, describe_claims, format_table, headline, record, session
 
 P, study, rec = session(ch.PAPER, ch.CHAPTER, profile, results_dir)
 viz.set_style()
@@ -65,6 +65,15 @@ def show_ablation(table_id, title):
     display(format_table(t.drop(columns=["arm"]), {c: "{:.2f}" for c in t.columns if c.startswith("paper")},
                          caption=caption))
     show_claims(table_id)
+
+
+# %% [markdown]
+# ## At a glance
+#
+# The verdicts of every claim below, computed from the ledger; each table's section gives the numbers.
+
+# %%
+display(Markdown(headline(ledger)))
 
 
 # %% [markdown]

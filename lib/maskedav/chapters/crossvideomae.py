@@ -890,3 +890,20 @@ def token_budget(P) -> pd.DataFrame:
         rows.append(dict(branch="image", ratio=r, tokens=n_i, visible=int(n_i * (1 - r)), time_slices=np.nan,
                          p_slice_empty=np.nan))
     return pd.DataFrame(rows)
+
+
+def geometry_note(P, other: str = "gpu") -> str:
+    """The paper's ratios (95 % video tube mask, 90 % image mask) at ``P`` and at the ``other`` profile,
+    from :func:`token_budget`: visible tokens and the chance of an empty sampled-frame time slice."""
+    from maskedav.profiles import get_profile
+
+    def at(Q):
+        t = token_budget(Q).set_index(["branch", "ratio"])
+        v, i = t.loc[("video", 0.95)], t.loc[("image", 0.9)]
+        c = CrossVideoMAEConfig.from_profile(Q)
+        size, frames = c.image.input_size[0], c.vit.input_size[0]
+        return (f"`{Q.name}` ({size}² × {frames} frames): 95 % leaves {int(v.visible)} of {int(v.tokens)} "
+                f"video tokens ({v.p_slice_empty * 100:.0f} % of sampled frames' time slices empty) and 90 % leaves "
+                f"{int(i.visible)} of {int(i.tokens)} image patches")
+
+    return f"At {at(P)}; at {at(get_profile(other))}." if P.name != other else f"At {at(P)}."

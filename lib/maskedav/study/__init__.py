@@ -13,10 +13,10 @@ A chapter declares arms and claims; it never writes its own pools, loaders, prob
 from .evaluate import EvalData, evaluate_encoder, layout_pool, paired_test_se, supervised_ceiling
 from .executor import default_workers, parallel_map
 from .gate import (Claim, claims_table, decide, describe_av_event_ceiling, describe_claims, describe_gate,
-                   format_claims, format_gate, format_table, gate, gate_table, record)
+                   format_claims, format_gate, format_table, gate, gate_table, headline, record)
 from .runs import RANDOM_INIT, SUPERVISED, Arm, Run, Study, session
 
 __all__ = ["Arm", "Run", "Study", "session", "RANDOM_INIT", "SUPERVISED", "EvalData", "evaluate_encoder",
            "layout_pool", "paired_test_se", "supervised_ceiling", "default_workers", "parallel_map",
            "Claim", "claims_table", "decide", "describe_av_event_ceiling", "describe_claims", "describe_gate",
-           "format_claims", "format_gate", "format_table", "gate", "gate_table", "record"]
+           "format_claims", "format_gate", "format_table", "headline", "gate", "gate_table", "record"]

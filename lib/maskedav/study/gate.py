@@ -13,6 +13,7 @@ test-set floor, and are recorded to the claims ledger (Holm within the paper).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -262,3 +263,36 @@ def describe_claims(ledger: pd.DataFrame) -> str:
         lines.append(f"- **{r.claim_id}** ({r.table}): effect {eff:+.3g}{ci}; minimum detectable effect "
                      f"{mde_s}{ps}; {r.n_seeds} seeds → **{r.verdict}**{note}. _{r.statement}._")
     return "\n".join(lines)
+
+
+def headline(ledger: pd.DataFrame) -> str:
+    """A computed summary of a chapter's claims (the ledger rows of :func:`record`): how many got each
+    verdict after Holm's adjustment, then the decided ones, then those decided only before the
+    adjustment — each with its statement and measured effect."""
+    from ..claims import VERDICTS
+
+    counts = ledger.verdict.value_counts()
+    parts = [f"Of the chapter's {len(ledger)} claims at this profile, "
+             + ", ".join(f"{counts[v]} {'are' if counts[v] > 1 else 'is'} *{v}*" for v in VERDICTS if v in counts)
+             + " (after Holm's adjustment within the paper)."]
+
+    def line(r):
+        unit = r.unit if "unit" in ledger.columns and isinstance(r.unit, str) and r.unit else "accuracy points"
+        return f"- **{r.claim_id}** ({r.table}) {r.verdict if r.verdict in ('reproduced', 'contradicted') else r.raw_verdict}: " \
+               f"_{r.statement}_ — measured {float(r.measured_effect):+.3g} {unit}."
+
+    def natural(ids):                     # X2 before X10
+        return ids.map(lambda s: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(s))])
+
+    decisive = ["reproduced", "contradicted"]
+    decided = ledger[ledger.verdict.isin(decisive)].sort_values("claim_id", key=natural)
+    raw_only = ledger[~ledger.verdict.isin(decisive) & ledger.raw_verdict.isin(decisive)].sort_values(
+        "claim_id", key=natural)
+    if len(decided):
+        parts += ["", "Decided:", ""] + [line(r) for r in decided.itertuples()]
+    if len(raw_only):
+        parts += ["", "Decided before the adjustment only (inconclusive after it):", ""] + \
+                 [line(r) for r in raw_only.itertuples()]
+    if not len(decided) and not len(raw_only):
+        parts.append(" None is decided at this profile.")
+    return "\n".join(parts)

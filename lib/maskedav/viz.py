@@ -2,6 +2,7 @@
 
 - :func:`set_style` — the Okabe-Ito colour cycle (:data:`PALETTE`), named colours for what a line means
   (:data:`COLORS`), perceptually uniform maps (:data:`CMAPS`), text no smaller than :data:`MIN_FONT`;
+- :func:`label_points` — labels beside scattered points that avoid each other, the legend and the lines;
 - :func:`panel_grid` / :func:`legend_below` — panels wrapped at most three to a row at the book's width
   (:data:`PAGE_WIDTH`), one legend under the panels;
 - :func:`video_strip` / :func:`reconstruction_grid` — frames, masked frames and reconstructions;
@@ -72,6 +73,52 @@ def legend_below(fig, handles=None, labels=None, *, ncol: int = 2, **kw):
         handles, labels = fig.axes[0].get_legend_handles_labels()
     return fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
                       frameon=False, **kw)
+
+
+#: Where :func:`label_points` tries a label, in order: (offset in points, horizontal, vertical alignment).
+LABEL_SPOTS = (((4, 0), "left", "center"), ((-4, 0), "right", "center"), ((0, 5), "center", "bottom"),
+               ((0, -5), "center", "top"), ((4, 5), "left", "bottom"), ((4, -5), "left", "top"),
+               ((-4, 5), "right", "bottom"), ((-4, -5), "right", "top"))
+
+
+def label_points(ax, xy, labels, *, color=None, fontsize=None):
+    """Label the points ``xy`` (data coordinates) of ``ax`` so that the labels stay inside the axes and,
+    where the axes leave room, overlap neither each other, the legend, any point nor any line drawn so far:
+    each label takes the first spot of :data:`LABEL_SPOTS` that is clear, else the least crowded one.
+    Call it once the axes' scales, limits and legend are set. Returns the text artists."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    inside = ax.get_window_extent(renderer)
+    samples = [ax.transData.transform(np.asarray(xy, dtype=float).reshape(-1, 2))]
+    for line in ax.get_lines():
+        d = ax.transData.transform(np.column_stack(line.get_data()).astype(float))
+        t = np.linspace(0, 1, 30)[:, None, None]
+        samples.append((d[:-1] + t * (d[1:] - d[:-1])).reshape(-1, 2) if len(d) > 1 else d)
+    obstacles = np.concatenate(samples)
+    taken = [ax.get_legend().get_window_extent(renderer)] if ax.get_legend() else []
+    texts = []
+    for (x, y), label in zip(xy, labels):
+        best = None
+        for offset, ha, va in LABEL_SPOTS:
+            t = ax.annotate(label, (x, y), xytext=offset, textcoords="offset points", ha=ha, va=va,
+                            fontsize=fontsize or MIN_FONT, color=color or COLORS["annotation"])
+            box = t.get_window_extent(renderer)
+            hits = ((obstacles[:, 0] >= box.x0) & (obstacles[:, 0] <= box.x1)
+                    & (obstacles[:, 1] >= box.y0) & (obstacles[:, 1] <= box.y1)).sum()
+            outside = not (inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1)
+            score = 1000 * outside + 10 * sum(box.overlaps(b) for b in taken) + hits
+            if best is None or score < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (score, t, box)
+            else:
+                t.remove()
+            if score == 0:
+                break
+        taken.append(best[2])
+        texts.append(best[1])
+    return texts
 
 
 def _frames(video: torch.Tensor) -> np.ndarray:
@@ -171,7 +218,7 @@ def loss_curves(ax, curves: dict[str, list[tuple[np.ndarray, np.ndarray]]], *,
 
 def _shape(x) -> str:
     if torch.is_tensor(x):
-        return "×".join(str(d) for d in x.shape)
+        return "×".join(str(d) for d in x.shape) if x.dim() else "scalar"
     if isinstance(x, (tuple, list)):
         return ", ".join(_shape(y) for y in x if torch.is_tensor(y) or isinstance(y, (tuple, list)))
     if isinstance(x, dict):
@@ -179,10 +226,14 @@ def _shape(x) -> str:
     return type(x).__name__
 
 
-def trace_modules(model: torch.nn.Module, *inputs, depth: int = 1) -> list[dict]:
+def trace_modules(model: torch.nn.Module, *inputs, depth: int = 1, order: str = "first") -> list[dict]:
     """Run ``model(*inputs)`` once and record, in call order, each module at ``depth`` below the
     root (e.g. ``patch_embed``, ``blocks``, ``decoder``): its name, class, parameter count and
-    output shape. The architecture diagrams are drawn from this trace."""
+    output shape. A module called several times sits at its ``"first"`` call (with that call's output)
+    or at its ``"last"`` (e.g. a loss applied after each of two decoders goes after both). The
+    architecture diagrams are drawn from this trace."""
+    if order not in ("first", "last"):
+        raise ValueError(f"order must be 'first' or 'last', not {order!r}")
     calls: list[dict] = []
     hooks = []
     for name, mod in model.named_modules():
@@ -191,7 +242,9 @@ def trace_modules(model: torch.nn.Module, *inputs, depth: int = 1) -> list[dict]
 
         def hook(m, args, out, name=name):
             if any(c["name"] == name for c in calls):
-                return
+                if order == "first":
+                    return
+                calls[:] = [c for c in calls if c["name"] != name]
             calls.append({"name": name, "class": type(m).__name__, "out": _shape(out),
                           "params": sum(p.numel() for p in m.parameters())})
         hooks.append(mod.register_forward_hook(hook))

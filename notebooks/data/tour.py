@@ -36,7 +36,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import Audio, display
+from IPython.display import Audio, Markdown, display
 
 from maskedav import viz
 from maskedav.data import audio as A
@@ -44,15 +44,18 @@ from maskedav.data import sanity
 from maskedav.data import synthav as S
 from maskedav.profiles import get_profile
 from maskedav.results import Recorder
+from maskedav.study import format_table
 
 P = get_profile(profile)
 rec = Recorder("data", profile=profile, results_dir=results_dir, parameters=dict(profile=profile))
 device = P.resolve_device()
 viz.set_style()
 cfg = S.SynthAVConfig.from_profile(P)
-print(f"profile {P.name}: {cfg.frames} frames of {cfg.image_size}x{cfg.image_size} at {cfg.fps:g} fps "
-      f"({cfg.clip_seconds:g} s), audio {cfg.sample_rate} Hz mono, SNR {cfg.audio_snr_db:g} dB; "
-      f"splits pretrain/train/val/test = {cfg.n_pretrain}/{cfg.n_train}/{cfg.n_val}/{cfg.n_test}; device {device}")
+display(Markdown(
+    f"At the `{P.name}` profile a clip is {cfg.frames} frames of {cfg.image_size} × {cfg.image_size} px at "
+    f"{cfg.fps:g} fps ({cfg.clip_seconds:g} s) with {cfg.sample_rate:,} Hz mono audio (SNR {cfg.audio_snr_db:g} dB); "
+    f"the splits hold {cfg.n_pretrain:,} pre-training, {cfg.n_train:,} training, {cfg.n_val:,} validation and "
+    f"{cfg.n_test:,} test clips; this page ran on `{device}`."))
 
 # %% [markdown]
 # ## The tasks
@@ -66,7 +69,7 @@ tasks = pd.DataFrame([
          names=", ".join(S.class_names(t, cfg)))
     for t in S.TASKS])
 rec.table(tasks, "tasks", caption="SynthAV label sets (separate targets of the same clips)")
-tasks
+format_table(tasks, {"chance": "{:.1%}"}, "SynthAV label sets (separate targets of the same clips)")
 
 # %% [markdown]
 # **How much of `av_event` a shortcut answers.** The sounding object is drawn among the objects present, and
@@ -81,8 +84,8 @@ rec.table(structure, "av_event_structure",
           caption=f"av_event on the test split ({cfg.n_test:,} clips, {P.name} profile): share of clips per number "
                   "of objects (%), share whose sounding object is the actor (%), and the accuracy (%) of the "
                   "label-only rule 'answer the actor's shape'")
-display(structure.style.format({c: "{:.1f}" for c in structure.columns if c != "objects"})
-        .hide(axis="index").set_caption("av_event and the actor-shape shortcut"))
+display(format_table(structure, {c: "{:.1f}" for c in structure.columns if c != "objects"},
+                     "av_event and the actor-shape shortcut"))
 
 # %% [markdown]
 # ## Example clips

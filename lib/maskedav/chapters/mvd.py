@@ -927,18 +927,16 @@ def fig1_figure(frame, profile: str, costs_: dict):
     for k, v in sorted(((k, v) for k, v in fams.items() if len(v) > 1), key=lambda kv: kv[0] != "MVD"):
         lw, z = (2.2, 5) if k == "MVD" else (1.1, 3)
         ax.plot([r["gflops"] for r in v], [r["top1"] for r in v], "o-", lw=lw, ms=4, zorder=z, label=k)
-    for k, v in fams.items():
-        if len(v) == 1:
-            r = v[0]
-            ax.scatter([r["gflops"]], [r["top1"]], s=14, c=viz.COLORS["annotation"],
-                       marker="s" if r["group"] == "supervised" else "^", zorder=2)
-            ax.annotate(k, (r["gflops"], r["top1"]), fontsize=viz.MIN_FONT, xytext=(3, -2), textcoords="offset points",
-                        color=viz.COLORS["annotation"])
+    singles = {k: v[0] for k, v in fams.items() if len(v) == 1}
+    for k, r in singles.items():
+        ax.scatter([r["gflops"]], [r["top1"]], s=14, c=viz.COLORS["annotation"],
+                   marker="s" if r["group"] == "supervised" else "^", zorder=2)
     ax.set_xscale("log")
     ax.set_xlabel("inference GFLOPs (per view × views)")
     ax.set_ylabel("SSv2 top-1 (%)")
     ax.set_title("paper (Table 4): lines = one family across sizes")
     ax.legend(ncol=2)
+    viz.label_points(ax, [(r["gflops"], r["top1"]) for r in singles.values()], list(singles))
     i = 0
     for arm, label, _ in _SOTA_ARMS:
         m, s, n = stats(frame, arm, TEMPORAL)
@@ -975,7 +973,7 @@ def fig2_figure(P):
         ("stage 1b: video teacher = VideoMAE (masked video modelling, pixels)",
          viz.trace_modules(vmae, {"video": video}), {"encoder": "trained", "decoder": "trained"}),
         ("stage 2: MVD student (tube mask 90 %) → two decoders → smooth-L1 to the frozen teachers' features",
-         viz.trace_modules(student, {"video": video}),
+         viz.trace_modules(student, {"video": video}, order="last"),
          {"encoder": "trained", "decoder_image": "trained", "decoder_video": "trained",
           "image_teacher": "frozen teacher", "video_teacher": "frozen teacher", "loss_fn": "loss"}),
     ]

@@ -28,7 +28,7 @@ from IPython.display import Markdown, display
 
 from maskedav import viz
 from maskedav.chapters import kdc_mae as ch
-from maskedav.study import claims_table, describe_claims, format_table, record, session
+from maskedav.study import claims_table, describe_claims, format_table, headline, record, session
 
 P, study, rec = session(ch.PAPER, ch.CHAPTER, profile, results_dir)
 viz.set_style()
@@ -63,6 +63,15 @@ def show_ablation(table_id):
     rec.table(t, table_id, seeds=P.seed_list, caption=caption)
     display(format_table(t.drop(columns=["arm"]), {f"paper {c}": "{:.2f}" for c in ch.PAPER_COLUMNS}, caption=caption))
     show_claims(table_id)
+
+
+# %% [markdown]
+# ## At a glance
+#
+# The verdicts of every claim below, computed from the ledger; each table's section gives the numbers.
+
+# %%
+display(Markdown(headline(ledger)))
 
 
 # %% [markdown]

@@ -32,7 +32,7 @@ from IPython.display import Markdown, display
 
 from maskedav.chapters import mvd as chapter
 from maskedav.claims import read_claims
-from maskedav.study import RANDOM_INIT, format_table
+from maskedav.study import RANDOM_INIT, format_table, headline
 
 P, study, rec = chapter.session(profile, results_dir)
 runs = chapter.pretrain(study)                    # the cached runs of the gate page
@@ -109,8 +109,7 @@ rec.figure(fig2, "fig2", caption="Fig. 2: MVD's two stages, traced from forward 
 # %%
 claims = read_claims(results_dir)
 claims = claims[(claims.paper == "mvd") & (claims.profile == profile)]
-counts = claims.verdict.value_counts().to_dict()
-print(f"{len(claims)} claims at profile {profile}: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + ".")
+display(Markdown(headline(claims)))
 display(Markdown(chapter.describe_claims(claims)))
 format_table(claims[["claim_id", "table", "measured_effect", "unit", "ci_low", "ci_high", "mde", "p_value",
                      "p_adjusted", "n_seeds", "verdict", "note"]],

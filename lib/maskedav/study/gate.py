@@ -294,5 +294,5 @@ def headline(ledger: pd.DataFrame) -> str:
         parts += ["", "Decided before the adjustment only (inconclusive after it):", ""] + \
                  [line(r) for r in raw_only.itertuples()]
     if not len(decided) and not len(raw_only):
-        parts.append(" None is decided at this profile.")
+        parts[0] += " None is decided at this profile."
     return "\n".join(parts)

@@ -66,8 +66,9 @@ def test_write_record_states_the_cache_and_round_trips(tmp_path):
         write_record(run)                                    # old records do not say what the cache held
     _table(run, "mvd/t", pd.DataFrame({"v": [1.0]}))
     _table(ref, "mvd/t", pd.DataFrame({"v": [1.0]}))
-    path = write_record(run, reference=ref, cache_state="empty")
+    path = write_record(run, reference=ref, cache_state="empty", note="another job shared the cores")
     rec = read_record(path)
+    assert rec["note"] == "another job shared the cores"
     assert path == run / "performance" / "book_run.json"
     assert rec["cache_at_start"] == "empty" and rec["times"].minutes.tolist() == [1.0]
     assert rec["tables"].identical.tolist() == [True]

@@ -55,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     tm.add_argument("--compare", default=None, help="a tree of the same profile whose tables to compare with")
     tm.add_argument("--cache-state", default=None,
                     help="what the cache held when the run began, for records that do not say it")
+    tm.add_argument("--note", default=None, help="what else to know about the run (shown with its times)")
     tm.add_argument("--out", default=None, help="where to write the record (default: in the run's tree)")
     ls = sub.add_parser("list", help="notebooks in execution order with their dependencies")
     ls.add_argument("--notebooks-dir", default=None)
@@ -112,7 +113,7 @@ def _dispatch(args) -> int:
     if args.cmd == "timings":
         from .timings import chapter_times, read_record, write_record
 
-        path = write_record(args.results_dir, args.out, args.compare, args.cache_state)
+        path = write_record(args.results_dir, args.out, args.compare, args.cache_state, args.note)
         rec = read_record(path)
         print(chapter_times(rec["times"]).to_string(index=False))
         if rec["tables"] is not None:

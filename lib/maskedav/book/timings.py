@@ -85,9 +85,10 @@ def _label(tree: Path) -> str:
 
 
 def write_record(run: str | Path, out: str | Path | None = None, reference: str | Path | None = None,
-                 cache_state: str | None = None) -> Path:
+                 cache_state: str | None = None, note: str | None = None) -> Path:
     """Write ``<run>/performance/book_run.json`` (or ``out``): the run's times and, with ``reference``,
-    the comparison of its tables with the reference tree's."""
+    the comparison of its tables with the reference tree's; ``note``: what else the reader should know
+    about the run (e.g. other work that shared the machine for part of it)."""
     run = Path(run).resolve()
     times = run_times(run)
     if times.empty:
@@ -99,7 +100,7 @@ def write_record(run: str | Path, out: str | Path | None = None, reference: str 
         cache_state = f"{int(known.iloc[0])} cache files when the run began"
     rec = {"what": "wall time of each notebook of one run of the book's runner",
            "profile": tree_profile(run), "tree": _label(run), "cache_at_start": cache_state,
-           "written_at": provenance.now_iso(), "notebooks": times.to_dict("records")}
+           "written_at": provenance.now_iso(), "note": note, "notebooks": times.to_dict("records")}
     if reference is not None:
         rec["reference"] = _label(Path(reference).resolve())
         rec["tables"] = compare_tables(run, reference).to_dict("records")
@@ -156,6 +157,8 @@ def describe(rec: dict) -> str:
                                                           for c, m in zip(over.chapter, over.minutes)) + ".")]
     if missing:
         parts.append(" Not in this run: " + "; ".join(missing) + ".")
+    if rec.get("note"):
+        parts.append(f" {rec['note'].rstrip('.')}.")
     tables = rec.get("tables")
     if tables is not None and len(tables):
         same = int(tables.identical.sum())

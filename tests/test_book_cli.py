@@ -123,3 +123,17 @@ def test_make_lab_takes_lab_args(make_env):
         assert "--allow-root" in default
     else:
         assert "--allow-root" not in default
+
+
+def test_timings_records_a_run_and_refuses_one_that_does_not_say_what_the_cache_held(tmp_path):
+    import json
+
+    assert_usage_error(cli("timings", "--results-dir", str(tmp_path)), "holds no run record")
+    rec = tmp_path / "notebooks" / "mvd" / "gate.run.json"
+    rec.parent.mkdir(parents=True)
+    rec.write_text(json.dumps({"notebook": "mvd/gate", "status": "ok", "duration_s": 120.0,
+                               "started_at": "2026-12-06T00:00:00+00:00", "device": {"cpu": "x", "cpu_count": 2}}))
+    assert_usage_error(cli("timings", "--results-dir", str(tmp_path)), "cache_state")
+    proc = cli("timings", "--results-dir", str(tmp_path), "--cache-state", "empty")
+    assert proc.returncode == 0, proc.stderr
+    assert "mvd" in proc.stdout and (tmp_path / "performance" / "book_run.json").exists()

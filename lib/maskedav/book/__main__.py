@@ -113,7 +113,11 @@ def _dispatch(args) -> int:
     if args.cmd == "timings":
         from .timings import chapter_times, read_record, write_record
 
-        path = write_record(args.results_dir, args.out, args.compare, args.cache_state, args.note)
+        try:
+            path = write_record(args.results_dir, args.out, args.compare, args.cache_state, args.note)
+        except ValueError as exc:              # no run record, or a cache state nobody stated
+            print(f"python -m maskedav.book timings: error: {exc}", file=sys.stderr)
+            return USAGE_ERROR
         rec = read_record(path)
         print(chapter_times(rec["times"]).to_string(index=False))
         if rec["tables"] is not None:

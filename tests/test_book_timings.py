@@ -5,8 +5,8 @@ import math
 import pandas as pd
 import pytest
 
-from maskedav.book.timings import (CHAPTER_BUDGET_MIN, chapter_times, compare_tables, read_record,
-                                   run_times, write_record)
+from maskedav.book.timings import (CHAPTER_BUDGET_MIN, budget_table, chapter_times, compare_tables,
+                                   notebooks_per_chapter, read_record, run_times, write_record)
 
 
 def _record(tree, nb, seconds, status="ok", cache=None):
@@ -29,6 +29,11 @@ def test_chapter_times_sum_notebooks_and_flag_the_budget(tmp_path):
     assert ch.loc["mvd", "notebooks"] == 2 and ch.loc["mvd", "minutes"] == pytest.approx(35.0)
     assert not ch.loc["mvd", "within budget"] and ch.loc["data", "within budget"]
     assert ch.loc["data", "minutes"] == pytest.approx(3.0) and CHAPTER_BUDGET_MIN == 30
+    table = budget_table(times, {"mvd": 5, "data": 1}).set_index("chapter")
+    assert table.loc["MVD: masked video distillation", "within budget"] == "incomplete run (2 of 5 notebooks)"
+    assert table.loc["SynthAV: the book's benchmark", "within budget"] == "yes"
+    assert table.loc["the whole run", "minutes"] == pytest.approx(38.0)
+    assert notebooks_per_chapter()["mvd"] == 5
     _record(tmp_path, "data/broken", 1, status="failed")
     assert not chapter_times(run_times(tmp_path)).set_index("chapter").loc["data", "all ok"]
 

@@ -43,8 +43,9 @@ if record is None:
                      "--results-dir <that tree> --compare results --cache-state empty --out "
                      "results/performance/book_run.json`."))
 else:
-    display(Markdown(timings.describe(record)))
-    display(format_table(timings.budget_table(record["times"]), {"minutes": "{:.1f}"},
+    expected = timings.notebooks_per_chapter()
+    display(Markdown(timings.describe(record, expected)))
+    display(format_table(timings.budget_table(record["times"], expected), {"minutes": "{:.1f}"},
                          "Wall time per chapter of one run from an empty cache (minutes; the chapters' notebooks "
                          f"in dependency order), {record['profile']} profile, against the book's budgets."))
 

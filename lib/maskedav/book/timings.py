@@ -121,30 +121,49 @@ def read_record(path: str | Path) -> dict | None:
     return rec
 
 
-def budget_table(times: pd.DataFrame) -> pd.DataFrame:
+def notebooks_per_chapter(notebooks_dir: str | Path | None = None) -> dict[str, int]:
+    """How many notebooks each chapter of the book has (the registry's count)."""
+    from .registry import discover
+
+    counts: dict[str, int] = {}
+    for nb in discover(notebooks_dir).values():
+        counts[nb.folder] = counts.get(nb.folder, 0) + 1
+    return counts
+
+
+def budget_table(times: pd.DataFrame, expected: dict[str, int] | None = None) -> pd.DataFrame:
     """Per chapter (in the book's order, with its title) minutes against :data:`CHAPTER_BUDGET_MIN`,
-    and a last row for the whole run against :data:`BOOK_BUDGET_MIN`."""
+    and a last row for the whole run against :data:`BOOK_BUDGET_MIN`. A chapter the run did not finish
+    (fewer run records than ``expected[chapter]`` notebooks) is marked incomplete, not within budget."""
     from .registry import CHAPTERS
 
     ch = chapter_times(times)
     ch["order"] = ch.chapter.map({k: i for i, k in enumerate(CHAPTERS)}).fillna(len(CHAPTERS))
     ch = ch.sort_values("order")
-    rows = [{"chapter": CHAPTERS.get(c.chapter, (None, c.chapter))[1], "notebooks": c.notebooks,
-             "minutes": c.minutes, "budget (min)": CHAPTER_BUDGET_MIN,
-             "within budget": "yes" if c["within budget"] else "no"} for _, c in ch.iterrows()]
+    rows = []
+    for _, c in ch.iterrows():
+        want = (expected or {}).get(c.chapter, c.notebooks)
+        verdict = ("yes" if c["within budget"] else "no") if c.notebooks >= want else \
+            f"incomplete run ({c.notebooks} of {want} notebooks)"
+        rows.append({"chapter": CHAPTERS.get(c.chapter, (None, c.chapter))[1], "notebooks": c.notebooks,
+                     "minutes": c.minutes, "budget (min)": CHAPTER_BUDGET_MIN, "within budget": verdict})
     total = float(times.minutes.sum())
     rows.append({"chapter": "the whole run", "notebooks": len(times), "minutes": total,
                  "budget (min)": BOOK_BUDGET_MIN, "within budget": "yes" if total <= BOOK_BUDGET_MIN else "no"})
     return pd.DataFrame(rows)
 
 
-def describe(rec: dict) -> str:
-    """A paragraph on the record: machine, commit, what the cache held, which chapters it covers and
-    which it does not, and how many of its tables equal the reference tree's."""
+def describe(rec: dict, expected: dict[str, int] | None = None) -> str:
+    """A paragraph on the record: machine, commit, what the cache held, which chapters it covers, left
+    unfinished (fewer records than ``expected`` notebooks) or does not cover, and how many of its tables
+    equal the reference tree's."""
     from .registry import CHAPTERS
 
     t = rec["times"]
-    over = chapter_times(t).query("not `within budget`")
+    per = chapter_times(t)
+    over = per.query("not `within budget`")
+    unfinished = [f"{CHAPTERS.get(c, (0, c))[1]} ({n} of {expected[c]} notebooks)"
+                  for c, n in zip(per.chapter, per.notebooks) if expected and n < expected.get(c, n)]
     cores = t.cpu_count.dropna()
     commits = sorted(set(t.commit.dropna().str[:7]))
     missing = [title for key, (_, title) in CHAPTERS.items() if key not in set(t.chapter)]
@@ -152,9 +171,12 @@ def describe(rec: dict) -> str:
              + (f" ({int(cores.iloc[0])} cores)" if len(cores) else "")
              + f", code at commit {', '.join(commits)}, starting with {rec['cache_at_start']}: "
              f"{len(t)} notebooks, {t.minutes.sum():.0f} minutes of wall time. "
-             + ("Every chapter of it stays within its 30 minutes." if over.empty else
+             + ("Every chapter of it stays within its 30 minutes." if over.empty and not unfinished else
+               "" if over.empty else
                 "Over the 30-minute budget: " + ", ".join(f"{CHAPTERS.get(c, (0, c))[1]} ({m:.0f} min)"
                                                           for c, m in zip(over.chapter, over.minutes)) + ".")]
+    if unfinished:
+        parts.append(" Stopped before the end of: " + "; ".join(unfinished) + " (a lower bound on its time).")
     if missing:
         parts.append(" Not in this run: " + "; ".join(missing) + ".")
     if rec.get("note"):

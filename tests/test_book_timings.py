@@ -61,6 +61,7 @@ def test_compare_tables_identical_numeric_and_text_differences(tmp_path):
     assert cmp.loc["mvd/same", "identical"] and cmp.loc["mvd/same", "max abs difference"] == 0
     assert not cmp.loc["mvd/num", "identical"]
     assert cmp.loc["mvd/num", "max abs difference"] == pytest.approx(0.25)
+    assert cmp.loc["mvd/num", "columns that differ"] == "top1" and cmp.loc["mvd/text", "columns that differ"] == "arm"
     assert math.isnan(cmp.loc["mvd/text", "max abs difference"])         # a text cell differs: no number
 
 

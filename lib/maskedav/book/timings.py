@@ -68,14 +68,16 @@ def compare_tables(run: str | Path, reference: str | Path) -> pd.DataFrame:
     for name in sorted(set(a) & set(b)):
         x, y = pd.read_csv(a[name]), pd.read_csv(b[name])
         same = x.equals(y)
-        diff = 0.0 if same else np.nan
+        diff, cols = (0.0, "") if same else (np.nan, "")
         if not same and x.shape == y.shape and list(x.columns) == list(y.columns):
+            cols = ", ".join(c for c in x.columns if not x[c].equals(y[c]))
             num = x.select_dtypes("number").columns.intersection(y.select_dtypes("number").columns)
             text = [c for c in x.columns if c not in num]
             if x[text].astype(str).equals(y[text].astype(str)) and len(num):
                 diff = float(np.nanmax(np.abs(x[num].to_numpy(float) - y[num].to_numpy(float))))
-        rows.append({"table": name, "rows": len(x), "identical": same, "max abs difference": diff})
-    return pd.DataFrame(rows, columns=["table", "rows", "identical", "max abs difference"])
+        rows.append({"table": name, "rows": len(x), "identical": same, "max abs difference": diff,
+                     "columns that differ": cols})
+    return pd.DataFrame(rows, columns=["table", "rows", "identical", "max abs difference", "columns that differ"])
 
 
 def _label(tree: Path) -> str:
@@ -189,8 +191,10 @@ def describe(rec: dict, expected: dict[str, int] | None = None) -> str:
         differ = tables[~tables.identical]
         if len(differ):
             def how(r):
-                d = r["max abs difference"]
-                return f"largest difference {d:.3g}" if pd.notna(d) else "a text cell or the shape differs"
+                d, cols = r["max abs difference"], r.get("columns that differ") or ""
+                where = f" in {cols}" if isinstance(cols, str) and cols else ""
+                return (f"largest difference {d:.3g}{where}" if pd.notna(d) else
+                        f"a text cell differs{where}" if where else "the shape or columns differ")
             parts.append("; the others differ: "
                          + ", ".join(f"`{r.table}` ({how(r)})" for _, r in differ.iterrows()) + ".")
         else:

@@ -369,12 +369,17 @@ def test_time_matched_steps_by_hand():
     from maskedav.chapters import mvd as chapter
     from maskedav.profiles import get_profile
 
-    P = get_profile("cpu")
+    P = get_profile("cpu").with_(name="live")       # a profile without fixed steps: the live measurement
     steps, t = chapter.time_matched_steps(P, {"videomae": 0.05, "video": 0.03, "target_video": 0.001})
     # (3000 - 1500) * 0.05 s - 8192 * 0.001 s = 66.808 s -> 2226.9 steps of 0.03 s -> down to a multiple of 100
-    assert steps == 2200 and t["videomae_s"] == pytest.approx(150.0) and t["targets_s"] == pytest.approx(8.192)
+    assert steps == t["measured_steps"] == 2200 and not t["fixed"]
+    assert t["videomae_s"] == pytest.approx(150.0) and t["targets_s"] == pytest.approx(8.192)
     assert t["short_teacher_s"] + t["targets_s"] + t["student_s"] <= t["videomae_s"]
     assert chapter.time_matched_steps(P, {"videomae": 0.05, "video": 10.0, "target_video": 0.0})[0] == 1
+    # at cpu the arm's steps are fixed whatever this machine measures; the measurement is only reported
+    fixed, t = chapter.time_matched_steps(get_profile("cpu"), {"videomae": 0.05, "video": 0.03, "target_video": 0.001})
+    assert fixed == chapter.T6_STUDENT_STEPS["cpu"] == 2100 and t["fixed"] and t["measured_steps"] == 2200
+    assert t["student_s"] == pytest.approx(2100 * 0.03)
 
 
 # ------------------------------------------------------------------------------- chapter: claims

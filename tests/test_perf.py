@@ -75,3 +75,13 @@ def test_deadline_raises_even_when_the_block_swallows_the_timeout():
                 pass
     with perf._deadline(5):                           # no timeout: nothing raised, the alarm is cleared
         pass
+
+
+def test_pool_speed_times_the_same_runs_on_each_number_of_workers():
+    from maskedav.perf import pool_speed
+
+    df = pool_speed("smoke", runs=2, steps=2, batch_size=4, workers=(1, 2))
+    assert list(df.columns) == ["method", "runs", "workers", "cores", "wall_s", "run_s", "speedup"]
+    assert list(df.workers) == [1, 2] and (df.runs == 2).all()
+    assert (df.wall_s > 0).all() and (df.run_s > 0).all()
+    assert df.speedup.iloc[0] == 1.0 and df.speedup.iloc[1] == df.wall_s.iloc[0] / df.wall_s.iloc[1]

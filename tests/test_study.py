@@ -212,3 +212,14 @@ def test_av_event_ceiling_is_set_against_the_actor_shape_rule():
     high = describe_av_event_ceiling(pd.DataFrame({"task": ["av_event"], "accuracy": [rule + 1]}), cfg)
     assert "is below" in low and "no claim rests on them" in low and f"({rule:.1f} %" in low
     assert "is above" in high and "measure binding" in high
+
+
+def test_cpu_workers_let_equal_jobs_finish_together():
+    from maskedav.study.executor import cpu_workers, default_workers
+
+    # wall time of n equal jobs on w >= cores workers: ceil(n / w) * w / cores job lengths
+    assert [cpu_workers(n, 2) for n in (1, 2, 3, 4, 5, 6, 9)] == [1, 2, 3, 2, 5, 2, 3]
+    assert cpu_workers(7, 2) == 2                      # 7 on 7 would beat it, but the cap is 6: 4 lengths either way
+    assert cpu_workers(27, 2) == 3 and cpu_workers(25, 2, cap=6) == 5
+    assert cpu_workers(3, 4) == 3                      # never more workers than jobs
+    assert default_workers("cpu", 3, work=5) == 1      # short jobs stay in the process

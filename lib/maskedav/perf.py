@@ -19,6 +19,8 @@ produced it. Three measurements, each a function returning table rows:
 * :func:`cpu_speed` — the CPU path at a small profile: a baseline's training step under eager
   execution on one and two threads, ``torch.compile`` and channels-last inputs (:data:`CPU_SETTINGS`),
   with the speed-up over eager on one thread (what a chapter's budget is measured in).
+* :func:`pool_speed` — the study layer's executor on the CPU: wall time of a few equal training runs on
+  each number of single-threaded worker processes (e.g. three runs on two or three workers on two cores).
 
 ``notebooks/performance/benchmark.py`` runs them at a profile: at ``smoke`` / ``cpu`` on the book's small
 configurations (the code path, CPU timings), on a GPU at the papers' sizes.
@@ -37,7 +39,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["attention_numerics", "training_numerics", "throughput", "step_times", "PAPER_METHODS",
-           "build_method", "dummy_batch", "KERNELS", "CPU_SETTINGS", "cpu_speed"]
+           "build_method", "dummy_batch", "KERNELS", "CPU_SETTINGS", "cpu_speed", "pool_speed"]
 
 #: ``scaled_dot_product_attention`` kernels by name (torch.nn.attention.SDPBackend members).
 KERNELS = ("math", "flash", "efficient", "cudnn")
@@ -345,4 +347,42 @@ def cpu_speed(profile="cpu", methods: Sequence[str] = ("videomae", "cav_mae"), *
     df = pd.DataFrame(rows)
     base = df[df.setting == "eager, 1 thread"].set_index("method").ms_per_step
     df.insert(5, "speedup", base.reindex(df.method).to_numpy() / df.ms_per_step.to_numpy())
+    return df
+
+
+def _pool_run(profile, name: str, steps: int, seed: int, batch_size: int) -> float:
+    """Wall seconds of one training run of ``steps`` steps of baseline ``name`` on random inputs."""
+    from maskedav.chapters.baselines import build_config
+    from maskedav.methods import BASELINES
+
+    torch.manual_seed(seed)
+    method = BASELINES[name][0](build_config(name, profile))
+    batch = dummy_batch(method, batch_size, seed)
+    t0 = time.perf_counter()
+    step_times(method, lambda i: batch, steps=steps, warmup=0, device="cpu")
+    return time.perf_counter() - t0
+
+
+def pool_speed(profile="cpu", name: str = "videomae", *, runs: int = 3, steps: int = 300, batch_size: int = 32,
+               workers: Sequence[int] = (2, 3)):
+    """Wall seconds of ``runs`` equal training runs (``steps`` steps of baseline ``name`` at ``profile``'s
+    sizes, random inputs, one thread each) on :func:`maskedav.study.parallel_map` with each number of
+    ``workers`` (spawned processes; their start-up counted). Returns a tidy frame: ``method, runs, workers,
+    cores, wall_s`` (the pool, start to end), ``run_s`` (median wall seconds of one run inside its worker:
+    longer when more workers than cores share them), ``speedup`` (over the first row)."""
+    import os
+
+    import pandas as pd
+
+    from maskedav.study.executor import parallel_map
+
+    rows = []
+    for w in workers:
+        jobs = [dict(profile=profile, name=name, steps=steps, seed=s, batch_size=batch_size) for s in range(runs)]
+        t0 = time.perf_counter()
+        per_run = parallel_map(_pool_run, jobs, w, preload={})
+        rows.append(dict(method=name, runs=runs, workers=w, cores=os.cpu_count(),
+                         wall_s=time.perf_counter() - t0, run_s=float(np.median(per_run))))
+    df = pd.DataFrame(rows)
+    df["speedup"] = df.wall_s.iloc[0] / df.wall_s
     return df

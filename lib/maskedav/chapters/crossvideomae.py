@@ -16,7 +16,7 @@ continued, is the row ``start``.
 masking, one randomly chosen frame, the profile's decoder depth) and one config switch of
 :class:`~maskedav.methods.crossvideomae.CrossVideoMAEConfig` per variant. At ``cpu`` the :data:`CORE` arms
 (Tables 2, 5, 6 and S13's claims) train on every seed and the others on :data:`EXTRA_SEEDS` seed (they
-describe; their claims are inconclusive by the rule); :data:`SKIPPED_AT_CPU` are not run at ``cpu``.
+describe; their claims are inconclusive by the rule).
 
 **Evaluation.** SynthAV's ``motion`` task is the SSv2 analogue (a static frame cannot tell it) and
 ``appearance`` the K400 analogue; the video encoder (the one kept downstream) is read by the study
@@ -104,8 +104,6 @@ VARIANTS: dict[str, Variant] = OrderedDict([
 #: Arms trained on every seed at every profile: the claims of Tables 2, 5, 6 and S13.
 CORE = ("control", "cvm", "unrelated", "no_intra", "no_cross", "no_contrast", "no_frame", "no_video",
         "m90_90", "m75_95")
-#: Not run at ``cpu`` (the chapter's 30-40-minute budget), with the reason shown in the tables.
-SKIPPED_AT_CPU: dict[str, str] = {}
 #: Paper rows this book does not implement, with the reason.
 NOT_IMPLEMENTED = {
     "augmentations": "not implemented: RandAugment / Random Erasing / MixUp / CutMix belong to the paper's "
@@ -213,8 +211,6 @@ def plan(P) -> "OrderedDict[str, Arm]":
     extra = tuple(P.seed_list[:EXTRA_SEEDS]) if P.name == "cpu" else None
     out = OrderedDict()
     for name in profile_variants(P):
-        if P.name == "cpu" and name in SKIPPED_AT_CPU:
-            continue
         out[name] = arm(P, name, None if name in CORE else extra)
     order = sorted(out, key=lambda n: -STEP_COST_S[VARIANTS[n].cost] * out[n].steps)
     return OrderedDict((n, out[n]) for n in order)
@@ -245,8 +241,6 @@ def pretrain(study: Study) -> ChapterRuns:
 
 def _runs_of(P, name: str) -> int:
     n = len(P.seed_list)
-    if P.name == "cpu" and name in SKIPPED_AT_CPU:
-        return 0
     return n if name in CORE or P.name != "cpu" else min(EXTRA_SEEDS, n)
 
 
@@ -262,7 +256,7 @@ def plan_table(P) -> pd.DataFrame:
         ft = len(TASKS) * FINETUNE_COST_S if name in FINETUNE_ARMS else 0.0
         rows.append(dict(arm=name, label=v.label, seeds=seeds, steps=int(round(budget_steps(P) * v.steps_factor)),
                          s_per_step=STEP_COST_S[v.cost], eval_cpu_s=seeds * (reps * EVAL_COST_S + ft),
-                         note=SKIPPED_AT_CPU.get(name, "") if seeds == 0 else ""))
+                         note=""))
     return plan_frame(rows, extra_label="(random-init and start rows: the baselines' cached evaluations)")
 
 
@@ -390,7 +384,7 @@ def _book_cols(frame, runs: ChapterRuns, name: str | None, image: bool, reason: 
     ``image``, the image encoder's probe on appearance."""
     P = runs.P
     ran = name in runs.runs or name == "start"
-    why = reason or (f"not run at {P.name}: {SKIPPED_AT_CPU.get(name, 'not in this profile')}" if name else "")
+    why = reason or (f"not run at {P.name}: not in this profile" if name else "")
     out = {}
     for t in TASKS:
         out[f"SynthAV {t} (video encoder)"] = _sel(frame, name, t) if ran else why

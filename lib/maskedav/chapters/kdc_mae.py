@@ -12,8 +12,7 @@ the same clips in the same order, and share one random-init reference (``init_id
 **Budget** (:func:`plan`): every arm trains for :data:`BUDGET_FRACTION` of the profile's steps (cpu:
 1,000 of 3,000; the 2x control 2,000). At ``cpu`` the :data:`CORE` arms (Tables 1-2's claims, Table 6)
 train on every seed and the other variants on :data:`EXTRA_SEEDS` seed (they describe; their claims are
-inconclusive by the rule); variants listed in :data:`SKIPPED_AT_CPU` (none today) are not run at ``cpu``
-(listed in the tables as such). Other profiles run everything on every seed.
+inconclusive by the rule). Other profiles run everything on every seed.
 
 **Evaluation** (:data:`REPS`): the paper fine-tunes on one dataset with audio, video or both as input
 (its A / V / AV columns). SynthAV's analogue is the ``sound`` task (the sounding object's material) read
@@ -95,12 +94,9 @@ VARIANTS: dict[str, Variant] = OrderedDict([
                      "MAKD (two networks, moving-average mutual KD)", cost="makd")),
 ])
 
-#: Arms trained on every seed at every profile: the claims of Tables 1, 2 and 6.
+#: Arms trained on every seed at every profile: the claims of Tables 1, 2 and 6. The other variants run on
+#: :data:`EXTRA_SEEDS` seed at ``cpu``.
 CORE = ("cavmae", "cavmae_2x", "kdc", "kdc_overlap")
-#: Variants not run at ``cpu``, with the reason shown in the tables. Empty: every variant runs (the
-#: non-core ones on :data:`EXTRA_SEEDS` seed); a variant named here is planned with no seed and listed as
-#: "not run at cpu" with its reason.
-SKIPPED_AT_CPU: dict[str, str] = {}
 
 #: Measured cost of one pre-training step at the ``cpu`` profile's sizes (batch 32, one thread, this
 #: book's 2-core machine while the other core trained), the arithmetic behind :func:`plan_table`. The
@@ -137,8 +133,6 @@ def plan(P, base) -> "OrderedDict[str, Arm]":
     extra = tuple(P.seed_list[:EXTRA_SEEDS]) if P.name == "cpu" else None
     out = OrderedDict()
     for name in VARIANTS:
-        if P.name == "cpu" and name in SKIPPED_AT_CPU:
-            continue
         out[name] = arm(P, name, base, None if name in CORE else extra)
     order = sorted(out, key=lambda n: -STEP_COST_S[VARIANTS[n].cost] * out[n].steps)
     return OrderedDict((n, out[n]) for n in order)
@@ -167,11 +161,9 @@ def plan_table(P) -> pd.DataFrame:
     n = len(P.seed_list)
     rows = []
     for name, v in VARIANTS.items():
-        skipped = P.name == "cpu" and name in SKIPPED_AT_CPU
-        seeds = 0 if skipped else (n if name in CORE or P.name != "cpu" else min(EXTRA_SEEDS, n))
+        seeds = n if name in CORE or P.name != "cpu" else min(EXTRA_SEEDS, n)
         rows.append(dict(arm=name, label=v.label, seeds=seeds, steps=int(round(budget_steps(P) * v.steps_factor)),
-                         s_per_step=STEP_COST_S[v.cost], eval_cpu_s=seeds * len(REPS) * EVAL_COST_S,
-                         note=SKIPPED_AT_CPU.get(name, "") if skipped else ""))
+                         s_per_step=STEP_COST_S[v.cost], eval_cpu_s=seeds * len(REPS) * EVAL_COST_S, note=""))
     rand = n * len(REPS) * EVAL_COST_S
     return plan_frame(rows, extra_eval_s=rand, extra_label=f"+ random init ({rand:.0f} CPU s)")
 
@@ -279,7 +271,7 @@ def ablation_table(frame: pd.DataFrame, runs: ArmRuns, table: str) -> pd.DataFra
         out = dict(row=row, **{f"paper {c}": p.get(c, math.nan) for c in PAPER_COLUMNS})
         for rep, col in COLUMNS.items():
             if name is None or name not in runs.runs:
-                out[f"SynthAV {col}"] = NOT_IMPLEMENTED.get(row) or f"not run at {runs.P.name}: {SKIPPED_AT_CPU.get(name, '')}"
+                out[f"SynthAV {col}"] = NOT_IMPLEMENTED.get(row) or f"not run at {runs.P.name}"
             else:
                 out[f"SynthAV {col}"] = cell(*mean_sd_(frame, f"{name}@{rep}", TASK))
         out["arm"] = name or ""

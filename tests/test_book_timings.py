@@ -5,15 +5,16 @@ import math
 import pandas as pd
 import pytest
 
-from maskedav.book.timings import (CHAPTER_BUDGET_MIN, budget_table, chapter_times, compare_tables,
-                                   notebooks_per_chapter, read_record, run_times, write_record)
+from maskedav.book.timings import (CHAPTER_BUDGET_MIN, budget_table, chapter_times, compare_tables, history_table,
+                                   notebooks_per_chapter, read_record, read_records, run_label, run_times,
+                                   write_record)
 
 
-def _record(tree, nb, seconds, status="ok", cache=None):
+def _record(tree, nb, seconds, status="ok", cache=None, commit="abc1234def"):
     path = tree / "notebooks" / f"{nb}.run.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     rec = {"notebook": nb, "status": status, "duration_s": seconds, "started_at": "2026-12-06T00:00:00+00:00",
-           "git": {"commit": "abc", "dirty": False}, "device": {"cpu": "x86", "cpu_count": 2, "gpu": None}}
+           "git": {"commit": commit, "dirty": False}, "device": {"cpu": "x86", "cpu_count": 2, "gpu": None}}
     if cache is not None:
         rec["cache_files_at_start"] = cache
     path.write_text(json.dumps(rec))
@@ -75,10 +76,32 @@ def test_write_record_states_the_cache_and_round_trips(tmp_path):
     path = write_record(run, reference=ref, cache_state="empty", note="another job shared the cores")
     rec = read_record(path)
     assert rec["note"] == "another job shared the cores"
-    assert path == run / "performance" / "book_run.json"
+    assert path == run / "performance" / "book_runs" / f"{rec['written_at'][:10]}-abc1234.json"
     assert rec["cache_at_start"] == "empty" and rec["times"].minutes.tolist() == [1.0]
     assert rec["tables"].identical.tolist() == [True]
     assert "tmp" not in rec["tree"] and "tmp" not in rec["reference"]   # no machine path in the record
     _record(run, "mvd/gate", 60, cache=0)
     assert read_record(write_record(run))["cache_at_start"] == "0 cache files when the run began"
     assert read_record(tmp_path / "absent.json") is None
+
+
+def test_history_table_keeps_each_runs_chapters_side_by_side(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    _record(first, "baselines/mae", 600, cache=0, commit="1111111aaa")
+    _record(first, "mvd/gate", 1200, cache=0, commit="1111111aaa")         # 1 of 5 MVD notebooks
+    _record(second, "baselines/mae", 300, cache=0, commit="2222222bbb")
+    _record(second, "av_maskenhancer/pretrain", 900, cache=0, commit="2222222bbb")
+    out = tmp_path / "tree"
+    p1 = write_record(first, out=out / "performance" / "book_runs" / "a.json")
+    p2 = write_record(second, out=out / "performance" / "book_runs" / "b.json")
+    recs = read_records(out)
+    assert [r["times"].commit.iloc[0] for r in recs] == ["1111111aaa", "2222222bbb"]      # oldest first
+    assert run_label(recs[1]) == f"run of {recs[1]['written_at'][:10]}, commit 2222222"
+    h = history_table(recs, {"baselines": 1, "mvd": 5, "av_maskenhancer": 1}).set_index("chapter")
+    c1, c2 = run_label(recs[0]), run_label(recs[1])
+    assert list(h.columns) == [c1, c2, "budget (min)"]
+    base = "Baselines: MAE, VideoMAE, AudioMAE, CAV-MAE"
+    assert h.index[0] == base and h.loc[base, c1] == "10.0" and h.loc[base, c2] == "5.0"
+    mvd = "MVD: masked video distillation"
+    assert h.loc[mvd, c1] == "≥ 20.0 (1 of 5 notebooks)" and h.loc[mvd, c2] == "—"
+    assert p1.exists() and p2.exists() and read_records(tmp_path / "nothing") == []

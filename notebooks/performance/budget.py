@@ -15,10 +15,12 @@
 # done again. The book's budget for that, at the `cpu` profile on two cores, is 30 minutes per chapter and
 # three hours for the whole book.
 #
-# This page shows one such run, recorded by `python -m maskedav.book timings` from the runner's own
-# records (`maskedav.book.timings`): the wall time of each notebook and of each chapter, and, cell for cell,
-# whether the tables it produced equal the ones committed in the book (the committed tables were made
-# from a warm cache; a difference would mean that the cache, not the code, decided a number).
+# This page shows such runs, recorded by `python -m maskedav.book timings` from the runner's own records
+# (`maskedav.book.timings`): the latest in full — the wall time of each notebook and of each chapter, and, cell
+# for cell, whether the tables it produced equal the ones committed in the book (the committed tables were
+# made from a warm cache; a difference would mean that the cache, not the code, decided a number) — then every
+# recorded run's minutes per chapter side by side, each with the commit it ran, so that a chapter measured by
+# an earlier run keeps its number.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -31,23 +33,24 @@ from maskedav.book import timings
 from maskedav.paths import results_root
 from maskedav.study import format_table
 
-record = timings.read_record(results_root(results_dir) / "performance" / timings.RECORD_NAME)
+records = timings.read_records(results_root(results_dir))
+record = records[-1] if records else None
+expected = timings.notebooks_per_chapter()
 
 # %% [markdown]
-# ## Wall time per chapter from an empty cache
+# ## Wall time per chapter from an empty cache: the latest run
 
 # %%
 if record is None:
     display(Markdown(f"No run from an empty cache has been recorded at the `{profile}` profile: run the book "
                      "with an empty `MASKEDAV_CACHE` into a scratch tree, then `python -m maskedav.book timings "
                      "--results-dir <that tree> --compare results --cache-state empty --out "
-                     "results/performance/book_run.json`."))
+                     "results/performance/book_runs/<date>-<commit>.json`."))
 else:
-    expected = timings.notebooks_per_chapter()
     display(Markdown(timings.describe(record, expected)))
     display(format_table(timings.budget_table(record["times"], expected), {"minutes": "{:.1f}"},
-                         "Wall time per chapter of one run from an empty cache (minutes; the chapters' notebooks "
-                         f"in dependency order), {record['profile']} profile, against the book's budgets."))
+                         f"Wall time per chapter of the {timings.run_label(record)} (minutes; the chapters' "
+                         f"notebooks in dependency order), {record['profile']} profile, against the book's budgets."))
 
 # %% [markdown]
 # ## Per notebook
@@ -57,3 +60,16 @@ if record is not None:
     per_nb = record["times"][["notebook", "status", "minutes"]]
     display(format_table(per_nb, {"minutes": "{:.1f}"},
                          "Wall time of each notebook in that run (minutes), in the order the runner executed them."))
+
+# %% [markdown]
+# ## Every recorded run
+
+# %%
+if len(records) > 1:
+    for rec in records[:-1]:
+        display(Markdown(f"**The {timings.run_label(rec)}.** " + timings.describe(rec, expected)))
+    display(format_table(timings.history_table(records, expected), {},
+                         "Minutes per chapter of every recorded run from an empty cache (— : not in that run; ≥ : "
+                         "the run stopped before the chapter's end), against the 30-minute budget per chapter."))
+elif record is not None:
+    display(Markdown("No earlier run is recorded."))

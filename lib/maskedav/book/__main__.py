@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     bd.add_argument("--output-dir", default=None)
     bd.add_argument("--notebooks-dir", default=None)
     tm = sub.add_parser("timings", help="record a run's wall times (and compare its tables with another "
-                                        "tree's) in <tree>/performance/book_run.json")
+                                        "tree's) in <tree>/performance/book_runs/<date>-<commit>.json")
     tm.add_argument("--results-dir", required=True, help="the tree of the run to record")
     tm.add_argument("--compare", default=None, help="a tree of the same profile whose tables to compare with")
     tm.add_argument("--cache-state", default=None,

@@ -6,10 +6,12 @@ budgets of the study-layer issue (a chapter ≤ 30 min, the whole book ≤ 3 h o
 :func:`compare_tables` compares every table (``<paper>/<id>.csv``) of two trees of one profile: a run
 from an empty cache against the committed tree says whether the cache changed any number.
 
-``python -m maskedav.book timings`` writes both into ``<tree>/performance/book_run.json``, which the
-performance page "What the book costs" shows. The record says what the cache held when the run began
-(the runner notes the number of cache files at the start of each run; ``--cache-state`` states it for
-records older than that).
+``python -m maskedav.book timings`` writes both into ``<tree>/performance/book_runs/<date>-<commit>.json``
+(:func:`record_path`), one file per recorded run, which the performance page "What re-running the book
+costs" shows: the latest run in full, and every recorded run's minutes per chapter side by side
+(:func:`history_table`), so that a chapter measured by an earlier run keeps its number, with its commit.
+The record says what the cache held when the run began (the runner notes the number of cache files at the
+start of each run; ``--cache-state`` states it for records older than that).
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from ..trees import atomic_write_text, display_path, tree_profile
 #: Budgets of the study-layer issue at the ``cpu`` profile (2 cores).
 CHAPTER_BUDGET_MIN = 30
 BOOK_BUDGET_MIN = 180
-RECORD_NAME = "book_run.json"
+RECORDS_DIR = "book_runs"          # <tree>/performance/book_runs/<date>-<commit>.json
 
 
 def run_times(tree: str | Path) -> pd.DataFrame:
@@ -88,7 +90,7 @@ def _label(tree: Path) -> str:
 
 def write_record(run: str | Path, out: str | Path | None = None, reference: str | Path | None = None,
                  cache_state: str | None = None, note: str | None = None) -> Path:
-    """Write ``<run>/performance/book_run.json`` (or ``out``): the run's times and, with ``reference``,
+    """Write the record of tree ``run`` to :func:`record_path` in it (or ``out``): the run's times and, with ``reference``,
     the comparison of its tables with the reference tree's; ``note``: what else the reader should know
     about the run (e.g. other work that shared the machine for part of it)."""
     run = Path(run).resolve()
@@ -106,10 +108,53 @@ def write_record(run: str | Path, out: str | Path | None = None, reference: str 
     if reference is not None:
         rec["reference"] = _label(Path(reference).resolve())
         rec["tables"] = compare_tables(run, reference).to_dict("records")
-    path = Path(out) if out else run / "performance" / RECORD_NAME
+    path = Path(out) if out else record_path(run, rec["written_at"], times.commit.dropna())
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(rec, indent=2, default=str) + "\n")
     return path
+
+
+def record_path(tree: str | Path, written_at: str, commits) -> Path:
+    """``<tree>/performance/book_runs/<date>-<commit>.json``: the date the record was written and the
+    first 7 characters of the (first) commit that ran its notebooks (``unknown`` when none is known)."""
+    commit = next(iter(sorted(set(c[:7] for c in commits if c))), "unknown")
+    return Path(tree) / "performance" / RECORDS_DIR / f"{written_at[:10]}-{commit}.json"
+
+
+def read_records(tree: str | Path) -> list[dict]:
+    """Every record under ``<tree>/performance/book_runs/``, oldest first (by the time it was written)."""
+    recs = [read_record(p) for p in sorted(Path(tree, "performance", RECORDS_DIR).glob("*.json"))]
+    return sorted(recs, key=lambda r: r["written_at"])
+
+
+def run_label(rec: dict) -> str:
+    """``"run of 2026-12-07, commit b1e6c78"``: how a record is named in tables."""
+    commits = sorted(set(rec["times"].commit.dropna().str[:7]))
+    return f"run of {rec['written_at'][:10]}, commit {', '.join(commits) or 'unknown'}"
+
+
+def history_table(records: list[dict], expected: dict[str, int] | None = None) -> pd.DataFrame:
+    """Minutes per chapter (rows, in the book's order) of each recorded run (columns, :func:`run_label`):
+    ``"77.6"``, ``"≥ 31.5 (4 of 5 notebooks)"`` for a chapter the run did not finish, ``"—"`` for one it did
+    not run; a last row for the chapters' budget."""
+    from .registry import CHAPTERS
+
+    cols = {}
+    chapters: list[str] = []
+    for rec in records:
+        per = chapter_times(rec["times"]).set_index("chapter")
+        cells = {}
+        for c, r in per.iterrows():
+            want = (expected or {}).get(c, r.notebooks)
+            cells[c] = (f"{r.minutes:.1f}" if r.notebooks >= want else
+                        f"≥ {r.minutes:.1f} ({r.notebooks} of {want} notebooks)")
+            chapters.append(c) if c not in chapters else None
+        cols[run_label(rec)] = cells
+    order = {k: i for i, k in enumerate(CHAPTERS)}
+    chapters.sort(key=lambda c: order.get(c, len(order)))
+    rows = [{"chapter": CHAPTERS.get(c, (None, c))[1], **{k: v.get(c, "—") for k, v in cols.items()},
+             "budget (min)": CHAPTER_BUDGET_MIN} for c in chapters]
+    return pd.DataFrame(rows)
 
 
 def read_record(path: str | Path) -> dict | None:

@@ -37,6 +37,7 @@ from maskedav.study import format_table
 rec = Recorder("performance", profile=profile, results_dir=results_dir, parameters=dict(profile=profile),
                device="cpu", dataset="random inputs at the profile's sizes")
 logging.getLogger("torch._dynamo").setLevel(logging.ERROR)   # graph-break notices are compile-time log noise
+logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)   # "no CUDA runtime" notice on a CPU machine
 smoke = profile == "smoke"               # the test suite's run: the code path only, no compilation
 settings = {k: v for k, v in perf.CPU_SETTINGS.items() if not (smoke and v[1])}
 table = perf.cpu_speed(profile, steps=2 if smoke else 30, warmup=1 if smoke else 3, settings=settings)

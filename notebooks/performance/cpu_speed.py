@@ -27,6 +27,7 @@ results_dir = None
 
 # %%
 import logging
+import math
 
 from IPython.display import Markdown, display
 
@@ -93,8 +94,11 @@ format_table(pool, {"wall_s": "{:.1f}", "run_s": "{:.1f}", "speedup": "{:.2f}×"
 # %%
 two, three = pool.set_index("workers").wall_s.loc[[2, 3]]
 cores = int(pool.cores.iloc[0])
+# ideal wall time of 3 equal runs on w workers, in run lengths: ceil(3 / w) rounds, each slowed w / cores when
+# the workers outnumber the cores
+ideal = {w: math.ceil(3 / w) * max(w / cores, 1.0) for w in (2, 3)}
 display(Markdown(f"On this machine's {cores} cores, three runs took **{two:.0f} s on two workers and {three:.0f} s "
-                 f"on three** ({two / three:.2f}× faster; 1.33× is the ideal on two cores). Each run inside three "
+                 f"on three** ({two / three:.2f}× faster; {ideal[2] / ideal[3]:.2f}× is the ideal on {cores} cores). Each run inside three "
                  f"workers took {pool.set_index('workers').run_s.loc[3]:.0f} s against "
                  f"{pool.set_index('workers').run_s.loc[2]:.0f} s on two: the cores are shared, not added. Results "
                  "do not depend on the number of workers: every run seeds its own weights, masks and data order."))

@@ -117,8 +117,13 @@ def write_record(run: str | Path, out: str | Path | None = None, reference: str 
 def record_path(tree: str | Path, written_at: str, commits) -> Path:
     """``<tree>/performance/book_runs/<date>-<commit>.json``: the date the record was written and the
     first 7 characters of the (first) commit that ran its notebooks (``unknown`` when none is known)."""
-    commit = next(iter(sorted(set(c[:7] for c in commits if c))), "unknown")
+    commit = next(iter(_short_commits(commits)), "unknown")
     return Path(tree) / "performance" / RECORDS_DIR / f"{written_at[:10]}-{commit}.json"
+
+
+def _short_commits(commits) -> list[str]:
+    """The distinct commits among ``commits`` (``None`` skipped), 7 characters each, sorted."""
+    return sorted({c[:7] for c in commits if c})
 
 
 def read_records(tree: str | Path) -> list[dict]:
@@ -129,14 +134,13 @@ def read_records(tree: str | Path) -> list[dict]:
 
 def run_label(rec: dict) -> str:
     """``"run of 2026-12-07, commit b1e6c78"``: how a record is named in tables."""
-    commits = sorted(set(rec["times"].commit.dropna().str[:7]))
-    return f"run of {rec['written_at'][:10]}, commit {', '.join(commits) or 'unknown'}"
+    return f"run of {rec['written_at'][:10]}, commit {', '.join(_short_commits(rec['times'].commit.dropna())) or 'unknown'}"
 
 
 def history_table(records: list[dict], expected: dict[str, int] | None = None) -> pd.DataFrame:
     """Minutes per chapter (rows, in the book's order) of each recorded run (columns, :func:`run_label`):
     ``"77.6"``, ``"≥ 31.5 (4 of 5 notebooks)"`` for a chapter the run did not finish, ``"—"`` for one it did
-    not run; a last row for the chapters' budget."""
+    not run; a last column for the chapter budget."""
     from .registry import CHAPTERS
 
     cols = {}
@@ -148,7 +152,8 @@ def history_table(records: list[dict], expected: dict[str, int] | None = None) -
             want = (expected or {}).get(c, r.notebooks)
             cells[c] = (f"{r.minutes:.1f}" if r.notebooks >= want else
                         f"≥ {r.minutes:.1f} ({r.notebooks} of {want} notebooks)")
-            chapters.append(c) if c not in chapters else None
+            if c not in chapters:
+                chapters.append(c)
         cols[run_label(rec)] = cells
     order = {k: i for i, k in enumerate(CHAPTERS)}
     chapters.sort(key=lambda c: order.get(c, len(order)))

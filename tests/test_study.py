@@ -149,6 +149,8 @@ def test_study_pretrain_is_cached_by_content_key(tmp_path, monkeypatch):
     first = S.pretrain([arm], [0])[0]
     again = S.pretrain([arm], [0])[0]
     assert not first.cached and again.cached and again.eval_history == first.eval_history
+    # a CPU run records its worker's process time, read back from the cache; cost_s reports it
+    assert first.cpu_s > 0 and again.cpu_s == first.cpu_s and again.cost_s == first.cpu_s
     other = S.pretrain([Arm("v", "videomae", VideoMAEConfig.from_profile(P, mask_ratio=0.75))], [0])[0]
     assert not other.cached                              # another config: another key, trained again
     assert other.model().config.mask_ratio == 0.75
@@ -214,10 +216,19 @@ def test_av_event_ceiling_is_set_against_the_actor_shape_rule():
     assert "is above" in high and "measure binding" in high
 
 
+def test_run_cost_is_process_time_when_recorded_else_wall_time():
+    from maskedav.study import Run
+
+    assert Run(None, 0, "", train_s=90.0, cpu_s=60.0).cost_s == 60.0     # 3 workers on 2 cores: 1.5x wall
+    assert Run(None, 0, "", train_s=90.0).cost_s == 90.0                # cached before cpu_s: wall time
+
+
 def test_cpu_workers_let_equal_jobs_finish_together():
-    from maskedav.study.executor import cpu_workers, default_workers
+    from maskedav.study.executor import cpu_workers, default_workers, pool_wall
 
     # wall time of n equal jobs on w >= cores workers: ceil(n / w) * w / cores job lengths
+    assert [pool_wall(3, w, 2) for w in (1, 2, 3, 4)] == [3.0, 2.0, 1.5, 1.5]
+    assert pool_wall(9, 3, 2) == 4.5 and pool_wall(4, 4, 2) == 2.0 and pool_wall(2, 2, 4) == 1.0
     assert [cpu_workers(n, 2) for n in (1, 2, 3, 4, 5, 6, 9)] == [1, 2, 3, 2, 5, 2, 3]
     assert cpu_workers(7, 2) == 2                      # 7 on 7 would beat it, but the cap is 6: 4 lengths either way
     assert cpu_workers(27, 2) == 3 and cpu_workers(25, 2, cap=6) == 5

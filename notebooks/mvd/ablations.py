@@ -72,7 +72,7 @@ format_gate(chapter.gate_table(study, frame[frame.arm.isin(["mvd_t6", "videomae"
 # ## Table 6 — training time (teacher included)
 
 # %%
-train_s = {a: sum(r.train_s for r in runs[a]) / len(runs[a]) for a in ("videomae", "videomae_short", "mvd_t6")}
+train_s = {a: sum(r.cost_s for r in runs[a]) / len(runs[a]) for a in ("videomae", "videomae_short", "mvd_t6")}
 t6 = chapter.table6(frame, profile, plan, timing, train_s)
 rec.table(t6, "table6", seeds=P.seed_list,
           caption="Table 6: accuracy at equal wall-clock, teacher training included (paper: 32 V100 hours; this "
@@ -86,8 +86,8 @@ v9 = decide(frame, c9, gates)
 display(Markdown(chapter.describe_claims(record("mvd", c9, v9, results_dir=results_dir, profile=profile))))
 print(f"Measured on the runs: the half-schedule teacher took {train_s['videomae_short']:.0f} s and the student "
       f"{train_s['mvd_t6']:.0f} s (targets included), {train_s['videomae_short'] + train_s['mvd_t6']:.0f} s together, "
-      f"against {train_s['videomae']:.0f} s for the full VideoMAE (mean over seeds; the runs of different pages can "
-      "meet different loads on the machine).")
+      f"against {train_s['videomae']:.0f} s for the full VideoMAE (CPU seconds of each run's worker, mean over "
+      "seeds; the runs of different pages can meet different loads on the machine).")
 
 # %% [markdown]
 # ## Table 7 — an extra pixel-reconstruction branch

@@ -79,10 +79,10 @@ display(format_table(budget, {"runs": "{:.0f}", "steps (clips)": "{:,.0f}", "s p
 # %%
 runs = chapter.pretrain(study)
 train_s = pd.DataFrame([dict(arm=a, seeds=len(rs), steps=rs[0].arm.steps or P.train.steps,
-                             train_s=sum(r.train_s for r in rs), cached=all(r.cached for r in rs))
+                             train_s=sum(r.cost_s for r in rs), cached=all(r.cached for r in rs))
                         for a, rs in runs.items()])
 display(format_table(train_s, {"train_s": "{:.1f}"},
-                     caption="Pre-training per arm: seeds, steps, seconds of training summed over the seeds "
+                     caption="Pre-training per arm: seeds, steps, seconds of compute (a CPU run's process time) summed over the seeds "
                              "(cached: read from the cache, not trained now)"))
 
 # %% [markdown]

@@ -27,13 +27,13 @@ results_dir = None
 
 # %%
 import logging
-import math
 
 from IPython.display import Markdown, display
 
 from maskedav import perf
 from maskedav.results import Recorder
 from maskedav.study import format_table
+from maskedav.study.executor import pool_wall
 
 rec = Recorder("performance", profile=profile, results_dir=results_dir, parameters=dict(profile=profile),
                device="cpu", dataset="random inputs at the profile's sizes")
@@ -94,9 +94,7 @@ format_table(pool, {"wall_s": "{:.1f}", "run_s": "{:.1f}", "speedup": "{:.2f}×"
 # %%
 two, three = pool.set_index("workers").wall_s.loc[[2, 3]]
 cores = int(pool.cores.iloc[0])
-# ideal wall time of 3 equal runs on w workers, in run lengths: ceil(3 / w) rounds, each slowed w / cores when
-# the workers outnumber the cores
-ideal = {w: math.ceil(3 / w) * max(w / cores, 1.0) for w in (2, 3)}
+ideal = {w: pool_wall(3, w, cores) for w in (2, 3)}   # in run lengths
 display(Markdown(f"On this machine's {cores} cores, three runs took **{two:.0f} s on two workers and {three:.0f} s "
                  f"on three** ({two / three:.2f}× faster; {ideal[2] / ideal[3]:.2f}× is the ideal on {cores} cores). Each run inside three "
                  f"workers took {pool.set_index('workers').run_s.loc[3]:.0f} s against "

@@ -425,18 +425,19 @@ this notebook."""
 
 
 def timing_table(runs: ChapterRuns):
-    """The runs' measured pre-training time: per arm, seeds, steps, mean seconds per run and per step
-    (a cached run reports the time it took when it was trained)."""
+    """The runs' measured pre-training time: per arm, seeds, steps, mean seconds of compute per run and
+    per step (:attr:`~maskedav.study.Run.cost_s`: a CPU run's process time; a cached run reports the time
+    it took when it was trained)."""
     import pandas as pd
 
     rows = []
     for name, rs in runs.runs.items():
         a = runs.arms[name]
         steps = a.steps or runs.P.train.steps
-        t = np.array([r.train_s for r in rs], float)
+        t = np.array([r.cost_s for r in rs], float)
         rows.append(dict(arm=name, budget=runs.budget[name], seeds=len(rs), steps=steps,
-                         train_s_per_run=float(t.mean()), s_per_step=float(t.mean()) / steps,
-                         total_train_s=float(t.sum()), trained_now=sum(not r.cached for r in rs),
+                         s_per_run=float(t.mean()), s_per_step=float(t.mean()) / steps,
+                         total_s=float(t.sum()), trained_now=sum(not r.cached for r in rs),
                          study=runs.owner[name].chapter))
     return pd.DataFrame(rows)
 

@@ -406,9 +406,9 @@ class Page:
                             caption="The config switches of each arm (the ViT sizes: the model zoo page)")
 
     def pretrain(self) -> dict:
-        """Train (or load) every arm for every seed; seconds of training per arm."""
+        """Train (or load) every arm for every seed; seconds of compute per arm (summed :attr:`Run.cost_s`)."""
         self.results = pretrain(self.study, self.name)
-        return {a: round(sum(r.train_s for r in res.runs), 1) for a, res in self.results.items()}
+        return {a: round(sum(r.cost_s for r in res.runs), 1) for a, res in self.results.items()}
 
     @property
     def result(self) -> BaselineResult:

@@ -836,7 +836,8 @@ def table5(ft, profile: str, costs: dict, labels: int):
 
 def table6(frame, profile: str, pl: Plan, timing: dict, train_s: dict):
     """Table 6: accuracy against training time, teacher included. ``timing``: :func:`time_matched_steps`'s
-    arithmetic; ``train_s[arm]``: the measured wall seconds of the runs (mean over seeds)."""
+    arithmetic; ``train_s[arm]``: the runs' measured seconds of compute (mean over seeds of
+    :attr:`~maskedav.study.Run.cost_s`: process time on the CPU)."""
     import pandas as pd
 
     out = [dict(origin="paper", method=r["method"], epoch=r["epoch"], time=r["time_h"], time_unit="h (32 V100)",

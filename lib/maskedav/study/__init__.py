@@ -1,7 +1,8 @@
 """The study layer: one place that turns *arms x seeds* into results, for every chapter.
 
 * :mod:`.data` — SynthAV splits generated once per machine and cached; batching.
-* :mod:`.executor` — independent runs on worker processes (CPU: 2 x 1 thread; GPU: several at once).
+* :mod:`.executor` — independent runs on worker processes (CPU: single-threaded workers, as many as let
+  equal runs finish together; GPU: several at once).
 * :mod:`.runs` — :class:`Arm`, :class:`Run`, :class:`Study` (pre-training cached by content key,
   evaluation into a tidy frame, supervised ceilings).
 * :mod:`.evaluate` — readouts that keep where and when, protocols (probe, kNN, fine-tune), the

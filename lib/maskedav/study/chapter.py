@@ -86,11 +86,12 @@ def with_rep(run: Run, rep: str, label: str | None = None) -> Run:
 
 
 def timing_table(runs: ArmRuns) -> pd.DataFrame:
-    """Measured pre-training time per arm (a cached run reports the time it took when it was trained)."""
+    """Measured pre-training time per arm: seconds of compute (:attr:`Run.cost_s`: a CPU run's process
+    time) per run, per step and in all (a cached run reports the time it took when it was trained)."""
     rows = []
     for name, rs in runs.runs.items():
         steps = runs.arms[name].steps or runs.P.train.steps
-        t = np.array([r.train_s for r in rs], float)
+        t = np.array([r.cost_s for r in rs], float)
         rows.append(dict(arm=name, seeds=len(rs), steps=steps, s_per_run=float(t.mean()),
                          s_per_step=float(t.mean()) / steps, total_s=float(t.sum()),
                          trained_now=sum(not r.cached for r in rs)))

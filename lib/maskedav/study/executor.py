@@ -15,21 +15,28 @@ from typing import Callable
 
 import torch
 
-__all__ = ["default_workers", "cpu_workers", "parallel_map", "cpu_threads", "MAX_CPU_WORKERS"]
+__all__ = ["default_workers", "cpu_workers", "pool_wall", "parallel_map", "cpu_threads", "MAX_CPU_WORKERS"]
 
 #: At most this many single-threaded CPU workers (each holds its own torch and model copies).
 MAX_CPU_WORKERS = 6
 
 
+def pool_wall(n_jobs: int, workers: int, cores: int) -> float:
+    """Ideal wall time, in job lengths, of ``n_jobs`` equal single-threaded jobs on ``workers`` workers
+    sharing ``cores`` cores: ``ceil(n_jobs / workers)`` rounds, each slowed ``workers / cores`` times when the
+    running jobs outnumber the cores. 3 jobs on 2 cores: 2.0 on 2 workers, 1.5 on 3."""
+    running = min(workers, n_jobs)
+    return math.ceil(n_jobs / workers) * max(running / cores, 1.0)
+
+
 def cpu_workers(n_jobs: int, cores: int, cap: int = MAX_CPU_WORKERS) -> int:
     """Single-threaded workers for ``n_jobs`` equal jobs on ``cores`` cores: the ``w`` in ``[cores, cap]``
-    (at most ``n_jobs``) that minimises the wall time ``ceil(n_jobs / w) * w / cores`` job lengths (the
-    cores shared evenly by the ``w`` running jobs), the fewest on a tie. 3 jobs on 2 cores: 3 workers
+    (at most ``n_jobs``) of the least :func:`pool_wall`, the fewest on a tie. 3 jobs on 2 cores: 3 workers
     (1.5 job lengths, not 2); 4 jobs: 2; 5: 5; 9: 3."""
     if n_jobs <= cores:
         return max(1, n_jobs)
     candidates = range(cores, max(cores, min(cap, n_jobs)) + 1)
-    return min(candidates, key=lambda w: (math.ceil(n_jobs / w) * w, w))
+    return min(candidates, key=lambda w: (pool_wall(n_jobs, w, cores), w))
 
 
 def default_workers(device=None, n_jobs: int = 2, work: float = 1.0) -> int:

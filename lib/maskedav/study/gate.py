@@ -276,15 +276,17 @@ def headline(ledger: pd.DataFrame) -> str:
              + ", ".join(f"{counts[v]} {'are' if counts[v] > 1 else 'is'} *{v}*" for v in VERDICTS if v in counts)
              + " (after Holm's adjustment within the paper)."]
 
+    decisive = ["reproduced", "contradicted"]
+
     def line(r):
-        unit = r.unit if "unit" in ledger.columns and isinstance(r.unit, str) and r.unit else "accuracy points"
-        return f"- **{r.claim_id}** ({r.table}) {r.verdict if r.verdict in ('reproduced', 'contradicted') else r.raw_verdict}: " \
-               f"_{r.statement}_ — measured {float(r.measured_effect):+.3g} {unit}."
+        unit = getattr(r, "unit", None)
+        unit = unit if isinstance(unit, str) and unit else "accuracy points"
+        verdict = r.verdict if r.verdict in decisive else r.raw_verdict
+        return f"- **{r.claim_id}** ({r.table}) {verdict}: _{r.statement}_ — measured {float(r.measured_effect):+.3g} {unit}."
 
     def natural(ids):                     # X2 before X10
         return ids.map(lambda s: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(s))])
 
-    decisive = ["reproduced", "contradicted"]
     decided = ledger[ledger.verdict.isin(decisive)].sort_values("claim_id", key=natural)
     raw_only = ledger[~ledger.verdict.isin(decisive) & ledger.raw_verdict.isin(decisive)].sort_values(
         "claim_id", key=natural)

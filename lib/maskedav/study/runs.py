@@ -96,6 +96,16 @@ class Run:
     train_s: float = 0.0
     cached: bool = False
     key: str = ""
+    cpu_s: float | None = None
+
+    @property
+    def cost_s(self) -> float:
+        """Seconds of compute the run's training took: on the CPU the worker's process time
+        (:attr:`cpu_s`; its wall time :attr:`train_s` also counts the turns of other workers when the
+        executor runs more workers than cores, :func:`~maskedav.study.executor.cpu_workers`), on a GPU
+        the wall time. A run cached before the process time was recorded gives its wall time: those were
+        trained on at most as many workers as cores."""
+        return self.train_s if self.cpu_s is None else self.cpu_s
 
     def model(self, map_location="cpu"):
         """The trained model (eval mode); refuses a checkpoint that another run has since replaced."""
@@ -338,7 +348,7 @@ def _cached_run(S: Study, arm: Arm, seed: int) -> Run | None:
     if extra.get("key") != key:
         return None
     return Run(arm, seed, str(path), extra.get("history", []), extra.get("eval_history", []),
-               extra.get("train_s", 0.0), cached=True, key=key)
+               extra.get("train_s", 0.0), cached=True, key=key, cpu_s=extra.get("cpu_s"))
 
 
 def _pretrain_job(study: dict, arm: Arm, seed: int, force: bool = False) -> Run:
@@ -362,7 +372,7 @@ def _pretrain_job(study: dict, arm: Arm, seed: int, force: bool = False) -> Run:
     cfg = TrainConfig.from_profile(S.P.train, seed=seed, progress=False,
                                    **({} if arm.steps is None else {"steps": arm.steps}),
                                    **dict(arm.train_overrides))
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     if hasattr(method, "cached_inputs") and arm.data == "clips":
         extra = method.cached_inputs(data, device=S.device, store=S.input_store("pretrain"))
         if extra:
@@ -371,11 +381,12 @@ def _pretrain_job(study: dict, arm: Arm, seed: int, force: bool = False) -> Run:
                                    unpaired=[key for key, _ in arm.unpaired]), cfg, device=S.device,
                 eval_fn=_heldout_eval_fn(held, keys), desc=f"{arm.name} s{seed}")
     train_s = time.perf_counter() - t
+    cpu_s = time.process_time() - c if torch.device(S.device).type == "cpu" else None
     history = [{k: v for k, v in r.items()} for r in res.history]
     save_checkpoint(name, method, profile=profile, seed=seed, config=arm.config.replace(seed=seed),
                     extra=dict(key=key, steps=res.steps, history=history, eval_history=res.eval_history,
-                               train_s=train_s, git=git_state()))
-    return Run(arm, seed, str(path), history, res.eval_history, train_s, key=key)
+                               train_s=train_s, cpu_s=cpu_s, git=git_state()))
+    return Run(arm, seed, str(path), history, res.eval_history, train_s, key=key, cpu_s=cpu_s)
 
 
 def _augment(profile) -> dict:
@@ -459,12 +470,12 @@ def _ceiling_job(study: dict, arm: Arm, task: str, seed: int) -> dict:
     cached = _cached_ceiling(S, arm, task, seed)
     if cached is not None:
         return cached
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     row = supervised_ceiling(arm.build(seed), S.eval_data(keys), task, rep=arm.rep, readout=E.readout,
                              steps=E.ceiling_steps, batch_size=E.ceiling_batch, seed=seed, device=S.device,
                              augment=_augment(S.P).get(task))
     row.update(arm=SUPERVISED, label=f"supervised ({arm.label or arm.name} encoder)", seed=seed,
-               init=SUPERVISED, train_s=time.perf_counter() - t)
+               init=SUPERVISED, train_s=time.perf_counter() - t, cpu_s=time.process_time() - c)
     save_checkpoint(f"{S.chapter}/ceiling-{arm.name}-{task}", {"key": key, "row": row, "git": git_state()},
                     profile=S.P.name, seed=seed)
     return row

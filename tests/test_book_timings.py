@@ -5,8 +5,8 @@ import math
 import pandas as pd
 import pytest
 
-from maskedav.book.timings import (CHAPTER_BUDGET_MIN, budget_table, chapter_times, compare_tables, history_table,
-                                   notebooks_per_chapter, read_record, read_records, run_label, run_times,
+from maskedav.book.timings import (CHAPTER_BUDGET_MIN, budget_table, chapter_times, compare_tables, describe_budget,
+                                   history_table, latest_per_chapter, notebooks_per_chapter, read_record, read_records, run_label, run_times,
                                    write_record)
 
 
@@ -105,3 +105,21 @@ def test_history_table_keeps_each_runs_chapters_side_by_side(tmp_path):
     mvd = "MVD: masked video distillation"
     assert h.loc[mvd, c1] == "≥ 20.0 (1 of 5 notebooks)" and h.loc[mvd, c2] == "—"
     assert p1.exists() and p2.exists() and read_records(tmp_path / "nothing") == []
+
+    # the latest complete measurement per chapter, else the largest lower bound; unwritten chapters apart
+    expected = {"data": 1, "baselines": 1, "mvd": 5, "av_maskenhancer": 1}
+    latest = latest_per_chapter(recs, expected).set_index("key")
+    assert latest.loc["baselines", "minutes"] == 5.0 and latest.loc["baselines", "complete"]
+    assert latest.loc["mvd", "minutes"] == 20.0 and not latest.loc["mvd", "complete"]
+    assert math.isnan(latest.loc["data", "minutes"]) and latest.loc["xkd", "notebooks"] == 0
+    text = describe_budget(recs, expected)
+    assert "Within 30 minutes: Baselines: MAE, VideoMAE, AudioMAE, CAV-MAE (5.0 min), AV-MaskEnhancer" in text
+    assert "Measured only in part (a lower bound): MVD: masked video distillation (≥ 20.0 min)" in text
+    assert "Not yet run from an empty cache: SynthAV: the book's benchmark." in text
+    assert "Not written yet: XKD" in text and "at least 40 minutes" in text and "met so far" in text
+    over = describe_budget(read_records(out)[1:], {"baselines": 1, "av_maskenhancer": 1})
+    assert "Over: none" in over
+    _record(second, "av_maskenhancer/pretrain", 1900, cache=0, commit="2222222bbb")          # 31.7 min
+    write_record(second, out=out / "performance" / "book_runs" / "c.json")
+    assert "Over: AV-MaskEnhancer: audio-visual cross-attention (31.7 min)" in describe_budget(read_records(out))
+    assert "**not met**" in describe_budget(read_records(out))

@@ -162,6 +162,53 @@ def history_table(records: list[dict], expected: dict[str, int] | None = None) -
     return pd.DataFrame(rows)
 
 
+def latest_per_chapter(records: list[dict], expected: dict[str, int] | None = None) -> pd.DataFrame:
+    """Per chapter of the book (in its order): its latest measurement from the recorded runs (oldest
+    first) — the latest run that finished it (``complete``), else the largest lower bound among runs
+    that stopped inside it — with that run's :func:`run_label`; ``minutes`` NaN when no run measured it.
+    ``notebooks`` is how many notebooks the chapter has (``expected``; 0: none written yet)."""
+    from .registry import CHAPTERS
+
+    best: dict[str, dict] = {}
+    for rec in records:
+        for _, r in chapter_times(rec["times"]).iterrows():
+            done = bool(r.notebooks >= (expected or {}).get(r.chapter, r.notebooks))
+            prev = best.get(r.chapter)
+            if done or prev is None or (not prev["complete"] and r.minutes > prev["minutes"]):
+                best[r.chapter] = dict(minutes=float(r.minutes), complete=done, run=run_label(rec))
+    return pd.DataFrame([dict(key=c, chapter=title, notebooks=(expected or {}).get(c, 0),
+                              **best.get(c, dict(minutes=np.nan, complete=False, run=None)))
+                         for c, (_, title) in CHAPTERS.items()])
+
+
+def describe_budget(records: list[dict], expected: dict[str, int] | None = None) -> str:
+    """Whether the book meets its budgets, from each chapter's latest measurement (:func:`latest_per_chapter`):
+    the chapters within and over :data:`CHAPTER_BUDGET_MIN`, those measured only in part (a lower bound) or
+    not at all, and their sum against :data:`BOOK_BUDGET_MIN`."""
+    t = latest_per_chapter(records, expected)
+    measured = t[t.minutes.notna()]
+    fmt = lambda r: f"{r.chapter} ({'' if r.complete else '≥ '}{r.minutes:.1f} min)"  # noqa: E731
+    within = [fmt(r) for r in measured.itertuples() if r.complete and r.minutes <= CHAPTER_BUDGET_MIN]
+    over = [fmt(r) for r in measured.itertuples() if r.minutes > CHAPTER_BUDGET_MIN]
+    partial = [fmt(r) for r in measured.itertuples() if not r.complete and r.minutes <= CHAPTER_BUDGET_MIN]
+    unmeasured = [r.chapter for r in t[t.minutes.isna()].itertuples() if r.notebooks]
+    unwritten = [r.chapter for r in t[t.minutes.isna()].itertuples() if not r.notebooks]
+    total, lower = float(measured.minutes.sum()), not measured.complete.all() or bool(unmeasured)
+    parts = [f"**Budget, from each chapter's latest run from an empty cache.** Within {CHAPTER_BUDGET_MIN} "
+             f"minutes: {', '.join(within) or 'none'}. Over: {', '.join(over) or 'none'}."]
+    if partial:
+        parts.append(f"Measured only in part (a lower bound): {', '.join(partial)}.")
+    if unmeasured:
+        parts.append(f"Not yet run from an empty cache: {', '.join(unmeasured)}.")
+    if unwritten:
+        parts.append(f"Not written yet: {', '.join(unwritten)}.")
+    verdict = ("**not met**" if total > BOOK_BUDGET_MIN or over else
+               "met so far" if lower else "**met**")
+    parts.append(f"The measured chapters add up to {'at least ' if lower else ''}{total:.0f} minutes against "
+                 f"{BOOK_BUDGET_MIN} for the whole book: the budget is {verdict}.")
+    return " ".join(parts)
+
+
 def read_record(path: str | Path) -> dict | None:
     """The record written by :func:`write_record` with its frames (``times``, ``tables``), or ``None``."""
     path = Path(path)

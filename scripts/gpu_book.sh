@@ -3,7 +3,7 @@
 #
 #   scripts/gpu_book.sh [runner arguments, e.g. --only av-maskenhancer]
 #
-# Wheels carried in .whl/ (papermill, jupytext, ipykernel, PyAV and their needs; see README) are
+# Wheels carried in .whl/ (papermill, jupytext, ipykernel and their needs: scripts/fetch_wheels.sh) are
 # installed into /tmp/site first. Results go to results/profiles/gpu/, a results tree of its own
 # (executed notebooks, tables, figures, claims), which the book shows as the GPU-profile part.
 set -euo pipefail

@@ -5,7 +5,9 @@
 #
 # Wheels carried in .whl/ (papermill, jupytext, ipykernel and their needs: scripts/fetch_wheels.sh) are
 # installed into /tmp/site first. Results go to results/profiles/gpu/, a results tree of its own
-# (executed notebooks, tables, figures, claims), which the book shows as the GPU-profile part.
+# (executed notebooks, tables, figures, claims), which the book shows as the GPU-profile part. Under the
+# device tool ($OUT set) the tree is also packed into $OUT/gpu-results.tar.gz, to unpack here with
+# `tar -xzf <files_at>/gpu-results.tar.gz` in the repository root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if compgen -G ".whl/*.whl" > /dev/null; then
@@ -15,4 +17,10 @@ else
     export PYTHONPATH="$PWD/lib"
 fi
 export PYTHONUNBUFFERED=1
-exec python3 -m maskedav.book run --profile gpu --results-dir results/profiles/gpu "$@"
+rc=0
+python3 -m maskedav.book run --profile gpu --results-dir results/profiles/gpu "$@" || rc=$?
+# on the device machine: the gpu tree comes back as one archive (also after a failure: what ran is kept)
+if [ -n "${OUT:-}" ]; then
+    tar -czf "$OUT/gpu-results.tar.gz" results/profiles/gpu
+fi
+exit $rc

@@ -12,6 +12,8 @@ produced it. Three measurements, each a function returning table rows:
 * :func:`training_numerics` — one method, the same initial weights and batches, trained ``steps`` steps
   in fp32 and under bf16 autocast: the loss of each, their relative gap at every step, and the cosine
   between the first step's fp32 and bf16 gradients.
+* :func:`step_times` / :func:`train_losses` — the timed step and a short training run they share, with
+  :func:`adamw` (the book's AdamW, ``fused`` or PyTorch's default);
 * :func:`throughput` — median wall time of a training step (forward, backward, AdamW) of each method at
   the papers' configuration (``Config.paper()``), in fp32 and bf16 autocast: steps/s, clips/s, peak
   memory. :data:`PAPER_METHODS` lists what is built (input shapes from the configs).
@@ -22,7 +24,8 @@ produced it. Three measurements, each a function returning table rows:
 * :func:`pool_speed` — the study layer's executor on the CPU: wall time of a few equal training runs on
   each number of single-threaded worker processes (e.g. three runs on two or three workers on two cores).
 
-``notebooks/performance/benchmark.py`` runs them at a profile: at ``smoke`` / ``cpu`` on the book's small
+:mod:`maskedav.bench` builds the performance targets (paper-scale training against a reference-style
+configuration) on these. ``notebooks/performance/benchmark.py`` runs them at a profile: at ``smoke`` / ``cpu`` on the book's small
 configurations (the code path, CPU timings), on a GPU at the papers' sizes.
 """
 from __future__ import annotations
@@ -38,7 +41,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["attention_numerics", "training_numerics", "throughput", "step_times", "PAPER_METHODS",
+__all__ = ["attention_numerics", "training_numerics", "train_losses", "throughput", "step_times", "adamw",
+           "PAPER_METHODS",
            "build_method", "dummy_batch", "KERNELS", "CPU_SETTINGS", "cpu_speed", "pool_speed"]
 
 #: ``scaled_dot_product_attention`` kernels by name (torch.nn.attention.SDPBackend members).
@@ -96,17 +100,27 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def adamw(method: torch.nn.Module, lr: float = 1e-4, fused: bool = False) -> torch.optim.Optimizer:
+    """The book's AdamW (betas 0.9 / 0.95, weight decay 0.05 off 1-D parameters and biases); ``fused``:
+    PyTorch's single-kernel implementation (CUDA and CPU), else its default (``foreach`` on CUDA)."""
+    from maskedav.train.optim import make_optimizer, param_groups
+
+    if not fused:
+        return make_optimizer(param_groups(method, 0.05), lr, (0.9, 0.95))
+    return torch.optim.AdamW(param_groups(method, 0.05), lr=lr, betas=(0.9, 0.95), fused=True)
+
+
 def step_times(method: torch.nn.Module, batch_fn: Callable[[int], dict], *, precision: str = "fp32",
-               steps: int = 10, warmup: int = 3, device=None) -> list[float]:
+               steps: int = 10, warmup: int = 3, device=None, fused_adamw: bool = False) -> list[float]:
     """Wall seconds of each timed training step (forward under :func:`maskedav.train.autocast`, backward,
-    AdamW), after ``warmup`` untimed steps. The method's weights change (use a fresh one)."""
+    AdamW — fused with ``fused_adamw``), after ``warmup`` untimed steps. The method's weights change (use a
+    fresh one)."""
     from maskedav.train import to_device
     from maskedav.train.engine import autocast
-    from maskedav.train.optim import make_optimizer, param_groups
 
     device = torch.device(device) if device is not None else next(method.parameters()).device
     method.to(device).train()
-    opt = make_optimizer(param_groups(method, 0.05), 1e-4, (0.9, 0.95))
+    opt = adamw(method, fused=fused_adamw)
     times = []
     for i in range(warmup + steps):
         batch = to_device(batch_fn(i), device)
@@ -208,46 +222,57 @@ def throughput(device=None, *, batch_size: int = 32, precisions: Sequence[str] =
     return rows
 
 
-def training_numerics(spec: tuple = PAPER_METHODS["VideoMAE ViT-B (16×224², 90 % tube)"], *, small_profile=None, batch_size: int = 8, steps: int = 20, lr: float = 1.5e-4,
-                      device=None, seed: int = 0) -> tuple[list[dict], float]:
-    """fp32 vs bf16-autocast training of one method from the same weights on the same batches.
-
-    Returns ``(rows, grad_cosine)``: rows ``step, loss_fp32, loss_bf16, rel_gap`` (``|bf16 - fp32| / fp32``)
-    and the cosine similarity between the flattened gradients of the first step in the two precisions.
-    Masks are drawn from each method's own generator, re-seeded identically, so both runs see the same
-    masks. On a CPU device bf16 autocast is off (the book's :func:`~maskedav.train.autocast`), so the two
-    runs agree to the last bit there."""
+def train_losses(method: torch.nn.Module, batches: Sequence[dict], *, precision: str = "fp32",
+                 compiled: bool = False, lr: float = 1.5e-4, device=None) -> tuple[list[float], torch.Tensor]:
+    """Train ``method`` one step per batch (AdamW) and return the loss of every step and the flattened
+    gradient of the first. Its mask generator is re-seeded from its config first, so two calls from the
+    same weights see the same masks. ``compiled``: through ``torch.compile``."""
     from maskedav.train import to_device
     from maskedav.train.engine import autocast
-    from maskedav.train.optim import make_optimizer, param_groups
 
+    if getattr(method, "generator", None) is not None:
+        method.generator.manual_seed(int(getattr(method.config, "seed", 0)))
+    method.to(device).train()
+    opt = adamw(method, lr)
+    step = torch.compile(method) if compiled else method
+    losses, grad = [], None
+    for i, b in enumerate(batches):
+        with autocast(device, precision):
+            loss, _ = step(to_device(b, device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if i == 0:
+            grad = torch.cat([p.grad.detach().float().flatten() for p in method.parameters() if p.grad is not None])
+        opt.step()
+        losses.append(float(loss.detach()))
+    return losses, grad
+
+
+def training_numerics(spec: tuple = PAPER_METHODS["VideoMAE ViT-B (16×224², 90 % tube)"], *, small_profile=None,
+                      batch_size: int = 8, steps: int = 20, lr: float = 1.5e-4, device=None, seed: int = 0,
+                      variants: tuple = (("fp32", False), ("bf16", False))) -> tuple[list[dict], float]:
+    """Two training runs of one method from the same weights on the same batches and masks, in the two
+    ``variants`` ``(precision, compiled)`` — by default fp32 vs bf16 autocast, eager.
+
+    Returns ``(rows, grad_cosine)``: rows ``step, loss_<a>, loss_<b>, rel_gap`` (``|b - a| / |a|``; the
+    variants' names are ``fp32`` / ``bf16``, with ``_compiled`` when compiled) and the cosine similarity
+    between the flattened gradients of the first step of the two runs. On a CPU device bf16 autocast is off
+    (the book's :func:`~maskedav.train.autocast`), so fp32 and bf16 agree to the last bit there."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(seed)
     base = build_method(*spec, small_profile=small_profile)
     state = {k: v.clone() for k, v in base.state_dict().items()}
     batches = [dummy_batch(base, batch_size, seed=seed + i) for i in range(steps)]
+    names = [p + ("_compiled" if c else "") for p, c in variants]
     losses, grads = {}, {}
-    for precision in ("fp32", "bf16"):
-        m = base
-        m.load_state_dict(state)
-        if getattr(m, "generator", None) is not None:
-            m.generator.manual_seed(int(getattr(m.config, "seed", 0)))
-        m.to(device).train()
-        opt = make_optimizer(param_groups(m, 0.05), lr, (0.9, 0.95))
-        losses[precision] = []
-        for i, b in enumerate(batches):
-            with autocast(device, precision):
-                loss, _ = m(to_device(b, device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if i == 0:
-                grads[precision] = torch.cat([p.grad.detach().float().flatten() for p in m.parameters()
-                                              if p.grad is not None])
-            opt.step()
-            losses[precision].append(float(loss.detach()))
-    rows = [dict(step=i, loss_fp32=a, loss_bf16=b, rel_gap=abs(b - a) / abs(a) if a else float("nan"))
-            for i, (a, b) in enumerate(zip(losses["fp32"], losses["bf16"]))]
-    cos = float(F.cosine_similarity(grads["fp32"].double(), grads["bf16"].double(), dim=0))  # float64: no rounding above 1
+    for name, (precision, compiled) in zip(names, variants):
+        base.load_state_dict(state)
+        losses[name], grads[name] = train_losses(base, batches, precision=precision, compiled=compiled, lr=lr,
+                                                 device=device)
+    a, b = names
+    rows = [dict(step=i, **{f"loss_{a}": x, f"loss_{b}": y}, rel_gap=abs(y - x) / abs(x) if x else float("nan"))
+            for i, (x, y) in enumerate(zip(losses[a], losses[b]))]
+    cos = float(F.cosine_similarity(grads[a].double(), grads[b].double(), dim=0))  # float64: no rounding above 1
     return rows, (cos if math.isfinite(cos) else float("nan"))
 
 

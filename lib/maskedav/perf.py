@@ -25,8 +25,8 @@ produced it. Three measurements, each a function returning table rows:
   each number of single-threaded worker processes (e.g. three runs on two or three workers on two cores).
 
 :mod:`maskedav.bench` builds the performance targets (paper-scale training against a reference-style
-configuration) on these. ``notebooks/performance/benchmark.py`` runs them at a profile: at ``smoke`` / ``cpu`` on the book's small
-configurations (the code path, CPU timings), on a GPU at the papers' sizes.
+configuration) on these. ``notebooks/performance/benchmark.py`` runs them at a profile: at ``smoke`` /
+``cpu`` on the book's small configurations (the code path, CPU timings), on a GPU at the papers' sizes.
 """
 from __future__ import annotations
 

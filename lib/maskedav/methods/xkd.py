@@ -42,6 +42,11 @@ MAT the teachers' only; patch embeddings, positions, CLS, final norm, heads and 
 Views at another size than the global one (local views) are embedded by the encoder's own projection with
 its positional embeddings interpolated from the global grid (trilinear over ``(t, h, w)`` for video, bicubic
 along time only for audio, spec §12).
+
+Deviations: a video local view is a plain random crop of ``local_space`` of the side over a random
+``local_time`` segment (the code: a random-resized crop to 96², scale [0.08, 0.4]), and no augmentation
+of Tables S7–S8 (flip, colour jitter, grey-scale, blur, volume jitter, BYOL-A's resize-crop) is applied:
+the book's data pipeline has none for any method.
 """
 from __future__ import annotations
 

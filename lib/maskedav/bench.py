@@ -31,7 +31,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from maskedav.perf import PAPER_METHODS, _deadline, build_method, dummy_batch, step_times, training_numerics
+from maskedav.eval.finetune import FinetuneModel
+from maskedav.perf import (PAPER_METHODS, _deadline, _synchronize, build_method, dummy_batch, step_times,
+                           training_numerics)
 
 __all__ = ["WORKLOADS", "SMALL_LABELS", "SPEEDUP_TARGET", "REFERENCE_BATCHES", "FAST_BATCHES", "COMPILE_TOLERANCE",
            "matmul_peak", "build_workload", "train_flops", "reference_style", "time_config", "targets",
@@ -66,28 +68,13 @@ def matmul_peak(device=None, dtype=None, n: int = 8192, reps: int = 20) -> float
     a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
     times = []
     for i in range(reps + 3):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        _synchronize(device)
         t0 = time.perf_counter()
         a @ b
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        _synchronize(device)
         if i >= 3:
             times.append(time.perf_counter() - t0)
     return 2 * n ** 3 / float(np.median(times))
-
-
-class _Finetune(torch.nn.Module):
-    """An encoder fine-tuned end to end on every token: mean pooling, a linear head, cross-entropy."""
-
-    def __init__(self, encoder: torch.nn.Module, dim: int, num_classes: int = 400):
-        super().__init__()
-        self.encoder, self.head = encoder, torch.nn.Linear(dim, num_classes)
-
-    def forward(self, batch):
-        logits = self.head(self.encoder(batch["video"]).mean(1))
-        loss = torch.nn.functional.cross_entropy(logits.float(), batch["label"])
-        return loss, {}
 
 
 def build_workload(label: str, small_profile=None) -> torch.nn.Module:
@@ -97,13 +84,13 @@ def build_workload(label: str, small_profile=None) -> torch.nn.Module:
     torch.manual_seed(0)
     method = build_method(*spec, small_profile=small_profile)
     if kind == "finetune":
-        return _Finetune(method.encoder, method.encoder.dim)
+        return FinetuneModel(method.encoder, method.encoder.dim, 400, pool="mean", input_key="video")
     return method
 
 
 def workload_batch(model: torch.nn.Module, batch_size: int, seed: int = 0) -> dict:
     """Random inputs of ``model``'s shapes (:func:`~maskedav.perf.dummy_batch`), with labels for fine-tuning."""
-    if isinstance(model, _Finetune):
+    if isinstance(model, FinetuneModel):
         g = torch.Generator().manual_seed(seed)
         size = model.encoder.patch_embed.video_size
         return {"video": torch.rand(batch_size, 3, *size, generator=g),

@@ -59,6 +59,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from maskedav.configs import ViTConfig, check_choice, paper_config
+from maskedav.counting import count_parameters
 from maskedav.losses import XKD_GAMMAS, dino_distillation, masked_mse, mmd_multi_kernel, update_center
 from maskedav.masking import Mask, random_mask
 from maskedav.nn import MAEDecoder, ProjectorMLP, ViTEncoder
@@ -560,5 +561,5 @@ class XKD(PretrainMethod):
 
     @property
     def num_parameters(self) -> int:
-        """Trainable parameters (students, decoders; the teachers are EMA copies)."""
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+        """Trainable parameters (students, decoders; the teachers are EMA copies), shared ones once."""
+        return count_parameters(self)

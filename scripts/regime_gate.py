@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The baselines' learning gate at another number of pre-training steps (a budget lever of the `cpu`
 profile): each baseline's raw-target arm trained for STEPS steps on the profile's seeds, evaluated by the
-gate page's protocols on the same test set, printed and written to OUT (CSV). Checkpoints and evaluations
+gate page's protocols on the same test set, printed and written to OUT (CSV; ``pretrain_cost_s``: the
+mean process time of one run's pre-training). The book's budget page reads
+``results/performance/regime/gate-<steps>-steps.csv``. Checkpoints and evaluations
 go to a study of their own (``regime-<steps>``), so the book's cached runs are never replaced.
 
     scripts/regime_gate.py [STEPS=1500] [OUT=regime-gate-<steps>.csv]
@@ -36,6 +38,7 @@ if __name__ == "__main__":
         frame = S.evaluate(runs, tasks, protocols, finetune_tasks=ft)
         table = gate_table(frame, chance={t: S.chance(t) for t in tasks})
         table.insert(0, "steps", steps)
+        table["pretrain_cost_s"] = sum(r.cost_s for r in runs) / len(runs)   # process time per run
         out.append(table)
         print(f"{name}: pretrain {t1 - t0:.0f} s, evaluate {time.time() - t1:.0f} s, "
               f"cpu_s per run {[round(r.cost_s) for r in runs]}", flush=True)

@@ -123,3 +123,26 @@ def test_history_table_keeps_each_runs_chapters_side_by_side(tmp_path):
     write_record(second, out=out / "performance" / "book_runs" / "c.json")
     assert "Over: AV-MaskEnhancer: audio-visual cross-attention (31.7 min)" in describe_budget(read_records(out))
     assert "**not met**" in describe_budget(read_records(out))
+
+
+def test_steps_lever_keeps_only_passing_cells_and_names_the_lost_ones(tmp_path):
+    from maskedav.book.timings import describe_steps_lever, read_steps_levers, steps_lever_table
+
+    keys = dict(task=["motion", "motion", "sound"], protocol=["probe", "knn", "probe"], arm=["A", "A", "B"])
+    gate = pd.DataFrame({**keys, "pre-trained": ["50", "20", "99"], "gain": [10.0, 3.0, 0.2],
+                         "80% CI": ["[+8, +12]", "[+1, +5]", "[-1, +1]"], "gate": ["passes", "passes", "fails"]})
+    reduced = pd.DataFrame({"steps": 1500, **keys, "pre-trained": ["45", "18", "99"], "gain": [6.0, -0.5, 0.1],
+                            "80% CI": ["[+4, +8]", "[-2, +1]", "[-1, +1]"], "gate": ["passes", "fails", "fails"],
+                            "pretrain_cost_s": [100.0, 100.0, 50.0]})
+    folder = tmp_path / "performance" / "regime"
+    folder.mkdir(parents=True)
+    reduced.to_csv(folder / "gate-1500-steps.csv", index=False)
+    reduced.assign(steps=750).to_csv(folder / "gate-750-steps.csv", index=False)
+    levers = read_steps_levers(tmp_path)
+    assert [int(f.steps.iloc[0]) for f in levers] == [750, 1500]          # ordered by steps, not by name
+    t = steps_lever_table(gate, levers[1])
+    assert list(t.kept) == ["yes", "no", "—"]                              # a failing cell has nothing to keep
+    assert list(t["gain @1500"]) == [6.0, -0.5, 0.1] and "cost per run @1500 (s)" in t.columns
+    text = describe_steps_lever(t, 3000)
+    assert "Of the 2 cells" in text and "1 still pass at 1,500 steps and 1 fail: A knn on motion." in text
+    assert "50% of the steps" in text and "untestable" in text

@@ -297,3 +297,40 @@ def describe(rec: dict, expected: dict[str, int] | None = None) -> str:
         else:
             parts.append(".")
     return "".join(parts)
+
+
+def read_steps_levers(tree: str | Path) -> list[pd.DataFrame]:
+    """The learning gates measured at other pre-training budgets by ``scripts/regime_gate.py`` (one frame
+    per ``performance/regime/gate-<steps>-steps.csv`` of the tree, by steps)."""
+    files = sorted(Path(tree).glob("performance/regime/gate-*-steps.csv"),
+                   key=lambda p: int(p.stem.split("-")[1]))
+    return [pd.read_csv(f) for f in files]
+
+
+def steps_lever_table(gate: pd.DataFrame, reduced: pd.DataFrame) -> pd.DataFrame:
+    """The book's learning gate (``gate``: the baselines' table, the profile's steps) beside the same
+    cells at fewer pre-training steps (``reduced``, :func:`read_steps_levers`): per (task, protocol, arm)
+    present in both, the paired gain over random init with its interval and the gate at each budget, and
+    whether the cell keeps the gate. The random-init reference is the same network in both."""
+    keys = ["task", "protocol", "arm"]
+    steps = int(reduced["steps"].iloc[0])
+    cols = ["pre-trained", "gain", "80% CI", "gate"]
+    t = gate[keys + cols].merge(reduced[keys + cols + ["pretrain_cost_s"]], on=keys, suffixes=("", f" @{steps}"))
+    t["kept"] = np.where(t["gate"] != "passes", "—",
+                         np.where(t[f"gate @{steps}"] == "passes", "yes", "no"))
+    return t.rename(columns={"pretrain_cost_s": f"cost per run @{steps} (s)"})
+
+
+def describe_steps_lever(table: pd.DataFrame, full_steps: int) -> str:
+    """One paragraph on :func:`steps_lever_table`: how many cells that pass at the profile's steps fail at
+    the reduced budget, and which."""
+    reduced = [c for c in table.columns if c.startswith("gate @")][0].split("@")[1]
+    passing = table[table["gate"] == "passes"]
+    lost = passing[passing["kept"] == "no"]
+    names = "; ".join(f"{r.arm} {r.protocol} on {r.task}" for r in lost.itertuples())
+    return (f"Of the {len(passing)} cells that pass the gate at {full_steps:,} pre-training steps, "
+            f"{len(passing) - len(lost)} still pass at {int(reduced):,} steps and {len(lost)} fail"
+            + (f": {names}." if len(lost) else ".")
+            + (f" Pre-training for {int(reduced) / full_steps:.0%} of the steps cuts its time in proportion and "
+               "turns those cells — and every claim that rests on them — *untestable at this profile*."
+               if len(lost) else ""))

@@ -159,3 +159,17 @@ def test_inspection_api():
     assert r["video"]["prediction"].shape == b["video"].shape and r["audio"]["prediction"].shape == b["fbank"].shape
     with pytest.raises(ValueError):
         m.grid_tokens(b, "frames")
+
+
+def test_teacher_only_alignment_gives_the_students_no_gradient():
+    """Table 2's L_da^3 (the teachers' MMD only) trains exactly as no alignment at all (spec §10.2 C5: a
+    code-level identity — the teachers have no gradient), while the default alignment changes the gradients."""
+    grads = {}
+    for da in ("da3", "none", "default"):
+        m = _model(da=da)
+        m.train()
+        loss, _ = m(_batch(m))
+        loss.backward()
+        grads[da] = torch.cat([p.grad.flatten() for p in m._student_parameters() if p.grad is not None])
+    torch.testing.assert_close(grads["da3"], grads["none"], rtol=0, atol=0)
+    assert not torch.allclose(grads["default"], grads["none"])

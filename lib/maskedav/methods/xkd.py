@@ -68,7 +68,7 @@ from maskedav.teachers import FrozenTeacher, cosine_momentum, ema_update
 from .base import (MethodConfig, PretrainMethod, SpectrogramSpace, VideoSpace, as_mask, grid_layout,
                    profile_target, reconstruction_dict)
 
-__all__ = ["XKDConfig", "XKD", "cross_modal_attention", "refine", "cls_attention", "encode_view",
+__all__ = ["XKDConfig", "XKD", "build_xkd", "cross_modal_attention", "refine", "cls_attention", "encode_view",
            "XKD_FBANK_STATS", "DA_VARIANTS", "SHARING"]
 
 #: XKD code: log-mel normalised with ``(x - (-5.3688107)) / 4.410007`` (dataset statistics, spec §2.1).
@@ -563,3 +563,9 @@ class XKD(PretrainMethod):
     def num_parameters(self) -> int:
         """Trainable parameters (students, decoders; the teachers are EMA copies), shared ones once."""
         return count_parameters(self)
+
+
+def build_xkd(config: XKDConfig, seed: int | None = None) -> XKD:
+    """``XKD(config)``: the :class:`~maskedav.study.Arm` factory of XKD's arms (``seed`` is set in ``config``
+    and in torch's global RNG by the arm before the call)."""
+    return XKD(config)

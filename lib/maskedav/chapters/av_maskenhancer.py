@@ -45,6 +45,7 @@ import torch
 from maskedav.masking import tube_mask
 from maskedav.methods.av_maskenhancer import AVMaskEnhancer, AVMaskEnhancerConfig, derangement
 from maskedav.study import RANDOM_INIT, Arm, Claim, Run, Study
+from maskedav.study.chapter import by_arm
 
 __all__ = [
     "PAPER", "CHAPTER", "VARIANTS", "VARIANT_LABELS", "TASKS", "PROTOCOLS", "CLAIM_TASK", "CLAIM_PROTOCOL",
@@ -265,10 +266,9 @@ def pretrain(P) -> ChapterRuns:
         out.runs.setdefault("videomae", []).append(r)
     out.arms["videomae"], out.owner["videomae"], out.budget["videomae"] = vm, vm_study, "main"
     planned = plan(P)
-    runs = study.pretrain([a for _, a in planned.values()], P.seed_list)
+    runs = by_arm(study.pretrain([a for _, a in planned.values()], P.seed_list), planned)
     for name, (budget, a) in planned.items():
-        out.arms[name], out.owner[name], out.budget[name] = a, study, budget
-        out.runs[name] = [r for r in runs if r.arm.name == name]
+        out.arms[name], out.owner[name], out.budget[name], out.runs[name] = a, study, budget, runs[name]
     return out
 
 

@@ -40,7 +40,7 @@ import torch
 
 from maskedav.methods.crossvideomae import CrossVideoMAE, CrossVideoMAEConfig
 from maskedav.study import RANDOM_INIT, Arm, Claim, Study
-from maskedav.study.chapter import ArmRuns, budget_overrides, budget_sentence, cell, plan_frame, with_rep
+from maskedav.study.chapter import ArmRuns, budget_overrides, budget_sentence, by_arm, cell, plan_frame, with_rep
 from maskedav.study.chapter import curve, timing_table  # noqa: F401  (the notebooks' ch.curve, ch.timing_table)
 from maskedav.study.chapter import mean_sd as study_mean_sd
 
@@ -229,14 +229,7 @@ def pretrain(study: Study) -> ChapterRuns:
     P = study.P
     starts = start_arms(P)
     base = Study(P, "baselines").pretrain(list(starts.values()), P.seed_list)
-    arms = plan(P)
-    runs = study.pretrain(list(arms.values()), P.seed_list)
-    out = ChapterRuns(P, study, dict(arms))
-    for name in arms:
-        out.runs[name] = [r for r in runs if r.arm.name == name]
-    for name in starts:
-        out.starts[name] = [r for r in base if r.arm.name == name]
-    return out
+    return ChapterRuns.pretrain(study, plan(P), starts=by_arm(base, starts))
 
 
 def _runs_of(P, name: str) -> int:

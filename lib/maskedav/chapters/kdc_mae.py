@@ -142,16 +142,7 @@ def pretrain(study: Study, names: Sequence[str] | None = None) -> ArmRuns:
     """Train (or read from the cache) every arm of :func:`plan` — or only those of ``names`` — on the
     study's executor workers. A notebook can train the arms in parts, one cell each, to keep every cell
     under the profile's cell time limit; the runs are cached, so the full call then reads them."""
-    P = study.P
-    base = base_config(P, Study(P, "baselines"))
-    arms = plan(P, base)
-    if names is not None:
-        arms = OrderedDict((n, a) for n, a in arms.items() if n in names)
-    runs = study.pretrain(list(arms.values()), P.seed_list)
-    out = ArmRuns(P, study, dict(arms))
-    for name in arms:
-        out.runs[name] = [r for r in runs if r.arm.name == name]
-    return out
+    return ArmRuns.pretrain(study, plan(study.P, base_config(study.P, Study(study.P, "baselines"))), names)
 
 
 def plan_table(P) -> pd.DataFrame:

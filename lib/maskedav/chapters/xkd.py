@@ -150,15 +150,7 @@ def pretrain(study: Study, names: Sequence[str] | None = None) -> ArmRuns:
     """Train (or read from the cache) every arm of :func:`plan` — or only those of ``names`` — on the
     study's executor workers (a notebook trains the core arms in a cell of their own, under the cell time
     limit; the full call then reads them from the cache)."""
-    P = study.P
-    arms = plan(P, base_config(P, Study(P, "baselines")))
-    if names is not None:
-        arms = OrderedDict((n, a) for n, a in arms.items() if n in names)
-    runs = study.pretrain(list(arms.values()), P.seed_list)
-    out = ArmRuns(P, study, dict(arms))
-    for name in arms:
-        out.runs[name] = [r for r in runs if r.arm.name == name]
-    return out
+    return ArmRuns.pretrain(study, plan(study.P, base_config(study.P, Study(study.P, "baselines"))), names)
 
 
 def plan_table(P) -> pd.DataFrame:
@@ -469,8 +461,6 @@ def describe_collapse(table: pd.DataFrame) -> str:
 def collapse_figure(runs: ArmRuns, names: Sequence[str] = COLLAPSE_ARMS, smooth: int = 25):
     """Fig. S1: KL(teacher ‖ student) and L_kd per training step (both directions' mean, moving average of
     ``smooth`` steps) of the default XKD and the arms that should collapse (seed 0)."""
-    import matplotlib.pyplot as plt
-
     from maskedav import viz
 
     viz.set_style()
@@ -498,8 +488,6 @@ def collapse_figure(runs: ArmRuns, names: Sequence[str] = COLLAPSE_ARMS, smooth:
 
 def loss_terms_figure(runs: ArmRuns, name: str = "xkd"):
     """Fig. S2: every logged loss term of arm ``name`` per held-out evaluation (mean ± sd over seeds)."""
-    import matplotlib.pyplot as plt  # noqa: F401
-
     from maskedav import viz
 
     viz.set_style()

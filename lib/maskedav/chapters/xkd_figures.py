@@ -52,8 +52,6 @@ def sharpness_table(entropies: pd.DataFrame) -> pd.DataFrame:
 def fig2_figure(entropies: pd.DataFrame, log_k: float):
     """Fig. 2: histograms of the teachers' per-clip output entropy, audio vs video, at each modality's own
     temperature and at a common one (all seeds pooled); ``log_k`` marks the uniform distribution."""
-    import matplotlib.pyplot as plt  # noqa: F401
-
     from maskedav import viz
 
     viz.set_style()

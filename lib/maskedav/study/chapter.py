@@ -13,7 +13,7 @@ import pandas as pd
 
 from .runs import Run, Study
 
-__all__ = ["ArmRuns", "budget_overrides", "with_rep", "timing_table", "mean_sd", "cell", "curve", "plan_frame",
+__all__ = ["ArmRuns", "by_arm", "budget_overrides", "with_rep", "timing_table", "mean_sd", "cell", "curve", "plan_frame",
            "format_plan", "budget_sentence"]
 
 
@@ -26,6 +26,17 @@ class ArmRuns:
     arms: dict = field(default_factory=dict)
     runs: dict = field(default_factory=dict)
 
+    @classmethod
+    def pretrain(cls, study: Study, arms: dict, names=None, **fields) -> "ArmRuns":
+        """Train (or read from the cache) ``arms`` (``{name: Arm}``) — or only those of ``names`` — on the study's
+        executor workers, their runs by arm in seed order. A notebook can train a chapter's arms in parts, a cell
+        each, to keep every cell under the profile's cell time limit: the runs are cached, so the full call then
+        reads them. ``fields``: further fields of a subclass."""
+        if names is not None:
+            arms = {n: a for n, a in arms.items() if n in names}
+        runs = study.pretrain(list(arms.values()), study.P.seed_list)
+        return cls(study.P, study, dict(arms), by_arm(runs, arms), **fields)
+
     def seeds(self, name: str) -> list[int]:
         return [r.seed for r in self.runs[name]]
 
@@ -34,6 +45,11 @@ class ArmRuns:
 
     def model(self, name: str, seed_index: int = 0):
         return self.runs[name][seed_index].model()
+
+
+def by_arm(runs, names) -> dict:
+    """``{name: [runs of arm name, in the order given]}`` for each of ``names``."""
+    return {name: [r for r in runs if r.arm.name == name] for name in names}
 
 
 def budget_overrides(P, steps: int) -> tuple:

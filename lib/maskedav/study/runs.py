@@ -103,8 +103,8 @@ class Run:
         """Seconds of compute the run's training took: on the CPU the worker's process time
         (:attr:`cpu_s`; its wall time :attr:`train_s` also counts the turns of other workers when the
         executor runs more workers than cores, :func:`~maskedav.study.executor.cpu_workers`), on a GPU
-        the wall time. A run cached before the process time was recorded gives its wall time: those were
-        trained on at most as many workers as cores."""
+        the wall time. A run cached before the process time was recorded gives its wall time, which counts
+        the other workers' turns when it was trained on more workers than cores."""
         return self.train_s if self.cpu_s is None else self.cpu_s
 
     def model(self, map_location="cpu"):

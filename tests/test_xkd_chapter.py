@@ -58,7 +58,8 @@ def _runs(kl: dict, steps=100):
                      teacher_entropy_a=2.0) for s in range(steps)]
         runs[name] = [SimpleNamespace(seed=0, history=hist, eval_history=[])]
         labels[name] = f"label {name}"
-    return SimpleNamespace(runs=runs, label=lambda n: labels[n], P=get_profile("smoke"))
+    arms = {n: SimpleNamespace(config=SimpleNamespace(proj_out=64)) for n in kl}
+    return SimpleNamespace(runs=runs, arms=arms, label=lambda n: labels[n], P=get_profile("smoke"))
 
 
 def test_collapse_rule_is_relative_to_the_default_run():
@@ -69,6 +70,8 @@ def test_collapse_rule_is_relative_to_the_default_run():
     assert t.loc["no_center", "collapsed"] == "no" and t.loc["xkd", "kd_v2a"] == 2.0
     text = ch.describe_collapse(t.reset_index())
     assert "The paper expects all 3 to collapse; 1 did" in text and "label no_da collapsed" in text
+    assert t.loc["xkd", "entropy_vs_uniform"] == pytest.approx(2.5 / math.log(64))   # mean of 3.0 and 2.0 nats: 60 %
+    assert "No arm's teachers end near the uniform" in text
 
 
 def test_pointing_game_and_source_cover_by_hand():

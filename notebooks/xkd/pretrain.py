@@ -127,11 +127,11 @@ format_gate(gate[(gate.seeds < 3) & (gate.protocol == "probe")], caption="Single
 collapse = ch.collapse_table(runs)
 rec.table(collapse, "collapse", seeds=P.seed_list[:1],
           caption=f"Collapse diagnostics (seed 0): KL(teacher ‖ student), L_kd per direction and the teachers' output "
-                  f"entropy over the last tenth of training; collapsed when the KL falls below {ch.COLLAPSE_RATIO:g} "
+                  f"entropy (and its share of the uniform's, log K) over the last tenth of training; collapsed when the KL falls below {ch.COLLAPSE_RATIO:g} "
                   "of the default XKD's")
 display(format_table(collapse.drop(columns=["label"]), {"kl": "{:.4f}", "kd_a2v": "{:.3f}", "kd_v2a": "{:.3f}",
                                                         "entropy_video": "{:.2f}", "entropy_audio": "{:.2f}",
-                                                        "kl_vs_xkd": "{:.3f}"},
+                                                        "entropy_vs_uniform": "{:.0%}", "kl_vs_xkd": "{:.3f}"},
                      caption="Collapse diagnostics (seed 0)"))
 display(Markdown(ch.describe_collapse(collapse)))
 

@@ -87,8 +87,8 @@ sal = figs.refine_saliency(models[0], batch)
 fig = figs.fig3_figure(batch, sal)
 rec.figure(fig, "fig3", seeds=seeds[:1],
            caption="Fig. 3 — the video teacher's token weights without refine (token norm: mean pooling) and with "
-                   "refine (Eqs. 4–6), on the first validation clips (two temporal slots each); cyan: the sounding "
-                   "object")
+                   "refine (Eqs. 4–6), on the first validation clips (two temporal slots each; each panel's colours "
+                   "span its own range, bright = most weight); cyan: the sounding object")
 plt.show()
 
 # %%

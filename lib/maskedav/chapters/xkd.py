@@ -44,7 +44,7 @@ CHAPTER = "xkd"            # checkpoint folder
 REPS = {"video": ("appearance", "motion", "sound"), "audio": ("sound",)}
 #: Teachers' representations, evaluated for the arms of :data:`TEACHER_ARMS` (Table 3).
 TEACHER_REPS = {"video_teacher": REPS["video"], "audio_teacher": REPS["audio"]}
-TEACHER_ARMS = ("xkd", "mas", "mats", "mat")
+TEACHER_ARMS = ("xkd", "mas", "mats", "mat", "len_33", "len_67")
 #: The joint representation (video and audio students side by side: Table 7's multimodal linear evaluation).
 JOINT_REPS = {"joint": ("appearance", "motion", "sound")}
 JOINT_ARMS = ("ae", "xkd")
@@ -63,9 +63,14 @@ class Variant:
     label: str
     cost: str = "xkd"              # :data:`STEP_COST_S` key
     reps: tuple = ("video", "audio")
+    steps_factor: float = 1.0      # of the budget's steps (Fig. S4's shorter runs)
 
 
 _AE = dict(da_weight=0.0, kd_weight=0.0)
+#: Fig. S3's grid of mask ratios (the paper's) and Fig. S4's pre-training lengths (shares of the budget's steps).
+MASK_GRID_V = (0.80, 0.85, 0.90)
+MASK_GRID_A = (0.75, 0.80, 0.85)
+LENGTHS = (1 / 3, 2 / 3, 1.0)
 
 VARIANTS: dict[str, Variant] = OrderedDict([
     ("recon_v", Variant(dict(_AE, reconstruct=("video",)), "L_recon^v (video MAE alone)", "recon_v", ("video",))),
@@ -92,12 +97,19 @@ VARIANTS: dict[str, Variant] = OrderedDict([
     ("views_2", Variant(dict(num_local_views=2), "two local views per modality")),
     *[(f"proj_layers_{n}", Variant(dict(proj_layers=n), f"projector of {n} layers")) for n in (2, 4)],
     *[(f"proj_out_{n}", Variant(dict(proj_out=n), f"projector output {n} (paper ×1/8: {8 * n})")) for n in (512, 2048, 4096)],
+    # Fig. S3: the video x audio mask-ratio grid (the default 0.85 / 0.80 is ``xkd``)
+    *[(f"mask_{rv:g}_{ra:g}", Variant(dict(mask_ratio_v=rv, mask_ratio_a=ra), f"mask ratios video {rv:g} / audio {ra:g}"))
+      for rv in MASK_GRID_V for ra in MASK_GRID_A if (rv, ra) != (0.85, 0.80)],
+    # Fig. S4: shorter pre-training (the full length is ``xkd``)
+    *[(f"len_{round(100 * f)}", Variant({}, f"XKD pre-trained for {f:.0%} of the steps", steps_factor=f))
+      for f in LENGTHS if f != 1.0],
 ])
 #: Arms trained on every seed at every profile: Table 1 and its claims.
 CORE = ("recon_v", "recon_a", "ae", "xkd")
 #: Variants the ``cpu`` profile does not train (its budget); every other profile trains them.
 GPU_ONLY = ("da1", "da2", "da3", "no_cls", "cm_softmax", "mas", "mats", "mat", "ema_0.99", "ema_0.995", "ema_0.999",
-            "local_2s", "views_2", "proj_layers_2", "proj_layers_4", "proj_out_512", "proj_out_2048", "proj_out_4096")
+            "local_2s", "views_2", "proj_layers_2", "proj_layers_4", "proj_out_512", "proj_out_2048", "proj_out_4096",
+            *[n for n in VARIANTS if n.startswith(("mask_", "len_"))])
 
 #: Measured cost of one pre-training step at the ``cpu`` profile's sizes (batch 32, process time of one
 #: thread on this book's 2-core machine, nothing else running): the arithmetic behind :func:`plan_table`. The
@@ -126,7 +138,7 @@ def arm(P, name: str, base: XKDConfig, seeds: Sequence[int] | None = None) -> Ar
     """The arm of variant ``name``: XKD's config with the variant's switches and the EMA cosine over the
     run's steps, trained on fbank + video; every arm shares one random init per seed (``init_id``)."""
     v = VARIANTS[name]
-    steps = budget_steps(P)
+    steps = max(int(round(budget_steps(P) * v.steps_factor)), 2)
     cfg = base.replace(ema_total_steps=steps, **v.switches)
     return Arm(name, "xkd", cfg, keys=("fbank", "video"), steps=steps, label=v.label, init_id="xkd",
                factory=build_xkd, seeds=None if seeds is None else tuple(seeds),
@@ -163,7 +175,8 @@ def plan_table(P) -> pd.DataFrame:
         v = VARIANTS[name]
         seeds = n if name in CORE or P.name != "cpu" else min(EXTRA_SEEDS, n)
         reps = len(v.reps) + (len(TEACHER_REPS) if name in TEACHER_ARMS else 0)
-        rows.append(dict(arm=name, label=v.label, seeds=seeds, steps=budget_steps(P), s_per_step=STEP_COST_S[v.cost],
+        rows.append(dict(arm=name, label=v.label, seeds=seeds, steps=max(int(round(budget_steps(P) * v.steps_factor)), 2),
+                         s_per_step=STEP_COST_S[v.cost],
                          eval_cpu_s=seeds * reps * EVAL_COST_S, note=""))
     rand = n * len(REPS) * EVAL_COST_S
     return plan_frame(rows, extra_eval_s=rand, extra_label=f"+ random init ({rand:.0f} CPU s)")
@@ -509,6 +522,66 @@ def loss_terms_figure(runs: ArmRuns, name: str = "xkd"):
                 ax.fill_between(s, m - sd, m + sd, alpha=0.2)
         ax.set_title(title)
         ax.set_xlabel("step")
+        ax.legend(fontsize=viz.MIN_FONT)
+    fig.tight_layout()
+    return fig
+
+
+# ============================================================================== Figs. S3 and S4
+def _probe_mean(frame: pd.DataFrame, arm: str, task: str) -> float:
+    m, _, n = mean_sd(frame, arm, task, CLAIM_PROTOCOL)
+    return m if n else math.nan
+
+
+def mask_grid_figure(frame: pd.DataFrame, runs: ArmRuns):
+    """Fig. S3: probe accuracy over the video x audio mask-ratio grid (video student on motion and
+    appearance, audio student on sound), mean over seeds; ``None`` when no grid arm ran at this profile."""
+    from maskedav import viz
+
+    names = {(rv, ra): ("xkd" if (rv, ra) == (0.85, 0.80) else f"mask_{rv:g}_{ra:g}")
+             for rv in MASK_GRID_V for ra in MASK_GRID_A}
+    if not any(n in runs.runs and n != "xkd" for n in names.values()):
+        return None
+    viz.set_style()
+    fig, axes = viz.panel_grid(len(MEASURED))
+    for ax, (header, rep, task) in zip(axes, MEASURED):
+        grid = np.array([[_probe_mean(frame, f"{names[(rv, ra)]}@{rep}", task) if names[(rv, ra)] in runs.runs
+                          else math.nan for ra in MASK_GRID_A] for rv in MASK_GRID_V])
+        im = ax.imshow(grid, cmap="viridis")
+        for i in range(len(MASK_GRID_V)):
+            for j in range(len(MASK_GRID_A)):
+                if np.isfinite(grid[i, j]):
+                    ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", color="w", fontsize=viz.MIN_FONT)
+        ax.set_xticks(range(len(MASK_GRID_A)), [f"{a:g}" for a in MASK_GRID_A])
+        ax.set_yticks(range(len(MASK_GRID_V)), [f"{v:g}" for v in MASK_GRID_V])
+        ax.set_xlabel("audio mask ratio")
+        ax.set_ylabel("video mask ratio")
+        ax.set_title(header.replace("SynthAV ", ""))
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    return fig
+
+
+def length_figure(frame: pd.DataFrame, runs: ArmRuns):
+    """Fig. S4: probe accuracy of the student and the teacher against the pre-training steps (the
+    ``len_*`` arms and the full ``xkd``), mean ± sd over seeds; ``None`` when no shorter run ran."""
+    from maskedav import viz
+
+    names = [n for n in runs.runs if n.startswith("len_")] + ["xkd"]
+    if len(names) < 2 or "xkd" not in runs.runs:
+        return None
+    viz.set_style()
+    fig, axes = viz.panel_grid(len(MEASURED))
+    steps = [runs.arms[n].steps for n in names]
+    for ax, (header, rep, task) in zip(axes, MEASURED):
+        for role, suffix in (("student", ""), ("teacher", "_teacher")):
+            stats = [mean_sd(frame, f"{n}@{rep}{suffix}", task, CLAIM_PROTOCOL) for n in names]
+            m = np.array([s[0] for s in stats])
+            sd = np.nan_to_num(np.array([s[1] for s in stats]))
+            ax.errorbar(steps, m, yerr=sd, marker="o", capsize=3, label=role)
+        ax.set_xlabel("pre-training steps")
+        ax.set_ylabel("probe accuracy (%)")
+        ax.set_title(header.replace("SynthAV ", ""))
         ax.legend(fontsize=viz.MIN_FONT)
     fig.tight_layout()
     return fig

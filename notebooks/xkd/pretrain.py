@@ -53,7 +53,7 @@ viz.set_style()
 # ## The arms and the budget
 #
 # Every arm is XKD at this profile's sizes — the profile's video and audio ViTs with a cls token, learned
-# positions, a projector of 256 → 64 → 1,024 (the paper's 2,048 → 256 → 8,192 scaled down), raw-value targets
+# positions, a projector scaled down from the paper's (sizes: Table S10 on the model page), raw-value targets
 # (like every chapter at the small profiles) — with one of the paper's switches changed. All arms of a seed
 # build the same encoders, see the same clips in the same order and share one random-init reference, so every
 # comparison is paired by seed.

@@ -16,7 +16,7 @@
 # mean ± sd over seeds (the number of seeds in brackets). The two are different datasets, models and budgets:
 # compare directions, not values. Every verdict comes from the study layer's rule, fixed before the runs: paired
 # by seed, the test set's standard error as a floor, one-sided at α = 0.1 (equivalence claims: two one-sided
-# tests with a margin of 2 points), Holm within the paper, *untestable* when an arm fails the learning gate
+# tests with the margin `EQUAL_MARGIN` fixed in code, shown in each claim's rule), Holm within the paper, *untestable* when an arm fails the learning gate
 # (previous page) and *inconclusive* below three seeds.
 
 # %% tags=["parameters"]
